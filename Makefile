@@ -1,0 +1,105 @@
+# ngx_sticky_module: build the C++ core, the nginx dynamic module, and run tests.
+#
+#   make            build build/ngx_http_sticky_module.so against Debian's nginx-dev
+#   make NGINX_SRC=DIR   ... against an nginx source tree instead
+#   make test       unit tests (GoogleTest) + nginx tests (prove)
+#   make deps       install the Debian packages building and testing need
+#   make demo / demo-stop   a Tomcat cluster behind nginx with the module
+
+SHELL      := /bin/bash
+BUILD      := $(CURDIR)/build
+CXX        ?= g++
+NGINX_BIN  ?= /usr/sbin/nginx
+NGINX_SRC  ?= /usr/share/nginx/src
+MODULE     := $(BUILD)/ngx_http_sticky_module.so
+
+# The core has its own flags: nginx compiles module sources with its C flags.
+CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden \
+                 -fvisibility-inlines-hidden -Wall -Wextra -Werror
+CORE_SRCS  := $(sort $(wildcard src/*.cc))
+CORE_HDRS  := $(wildcard src/*.h)
+CORE_OBJS  := $(patsubst src/%.cc,$(BUILD)/core/%.o,$(CORE_SRCS))
+CORE_LIB   := $(BUILD)/core/libstickycore.a
+
+UNIT_SRCS  := $(sort $(wildcard t/unit/*_test.cc))
+UNIT_BIN   := $(BUILD)/unit/core_tests
+GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
+
+DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
+              libapache2-mod-jk perl curl
+
+.PHONY: all module core unit test test-unit test-nginx deps clean demo demo-stop
+
+all: module
+
+core: $(CORE_LIB)
+
+$(BUILD)/core/%.o: src/%.cc $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(CXX) $(CORE_CXXFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Configure like Debian's `dh --with nginx` (conf_flags + dpkg-buildflags) in
+# Debian's nginx-dev tree; a plain source tree gets --with-compat only, so pass
+# NGINX_CONFIGURE="..." with the flags of the nginx you will load it into.
+ifeq ($(NGINX_SRC),/usr/share/nginx/src)
+NGINX_CONFIGURE ?= $$(. $(NGINX_SRC)/conf_flags; echo "$${NGX_CONF_FLAGS[@]}") \
+                   --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
+                   --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC"
+else
+NGINX_CONFIGURE ?= --with-compat
+endif
+
+$(BUILD)/nginx/Makefile: config
+	@mkdir -p $(@D)
+	cd $(NGINX_SRC) && STICKY_CORE_LIB=$(CORE_LIB) \
+	  $$( [ -x ./configure ] && echo ./configure || echo auto/configure ) \
+	  $(NGINX_CONFIGURE) --add-dynamic-module=$(CURDIR) --builddir=$(BUILD)/nginx \
+	  > $(BUILD)/nginx-configure.log || { tail -30 $(BUILD)/nginx-configure.log; exit 1; }
+
+# nginx's Makefile does not know the core archive: relink whenever we get here.
+$(MODULE): $(BUILD)/nginx/Makefile $(CORE_LIB) $(GLUE_SRCS)
+	rm -f $(BUILD)/nginx/ngx_http_sticky_module.so
+	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
+	cp $(BUILD)/nginx/ngx_http_sticky_module.so $@
+
+module: $(MODULE)
+
+# --- tests -----------------------------------------------------------------
+
+$(UNIT_BIN): $(UNIT_SRCS) $(CORE_LIB) $(wildcard t/unit/*.h)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra -Werror -Isrc $(UNIT_SRCS) $(CORE_LIB) \
+	  -lgmock -lgtest_main -lgtest -pthread -o $@
+
+unit: $(UNIT_BIN)
+
+test-unit: $(UNIT_BIN)
+	cd t/unit && $(UNIT_BIN)
+
+test-nginx: $(MODULE)
+	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
+
+test: deps
+	$(MAKE) test-unit
+	$(MAKE) test-nginx
+
+# --- setup -----------------------------------------------------------------
+
+# Installs only what is missing, so it is quick when all is there.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,265 @@
+/*
+ * ngx_http_sticky_module: mod_jk's load balancer for stock nginx.
+ *
+ *     upstream tomcats {
+ *         sticky_workers /etc/nginx/workers.properties [lb=NAME];
+ *     }
+ *
+ * This file holds the module definition, the directive, the upstream
+ * initialisation and the 503 of sticky_session_force. The other files:
+ * _workers.c turns the file into servers, _zone.c keeps the shared state,
+ * _peer.c balances each request, _variables.c and _timer.c.
+ */
+
+#include "ngx_http_sticky_module.h"
+
+
+static ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_sticky_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_sticky_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_sticky_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_sticky_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_sticky_header_filter(ngx_http_request_t *r);
+static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_sticky_commands[] = {
+
+    { ngx_string("sticky_workers"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      ngx_http_sticky_workers,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_sticky_module_ctx = {
+    ngx_http_sticky_preconfiguration,      /* preconfiguration */
+    ngx_http_sticky_postconfiguration,     /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_sticky_create_srv_conf,       /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+ngx_module_t  ngx_http_sticky_module = {
+    NGX_MODULE_V1,
+    &ngx_http_sticky_module_ctx,           /* module context */
+    ngx_http_sticky_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_sticky_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * Called once per upstream at the end of the http block. The servers were
+ * created by sticky_workers; `server` lines beside them would silently get
+ * no route, so they are refused.
+ */
+static ngx_int_t
+ngx_http_sticky_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_sticky_srv_conf_t  *scf;
+
+    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_module);
+
+    if (us->servers->nelts != scf->nmembers) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"server\" directives cannot be combined with "
+                      "\"sticky_workers\" in upstream \"%V\" in %s:%ui",
+                      &us->host, us->file_name, us->line);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_sticky_init_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_sticky_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_sticky_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_sticky_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_sticky_header_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx answers 502 when a balancer has no peer (NGX_BUSY). mod_jk answers
+ * 503 when sticky_session_force refuses to move a session, and so do we: the
+ * 502 is replaced by nginx's own 503 response (error_page 503 applies). An
+ * error_page for 502 is handled by nginx before it gets here, and wins.
+ */
+static ngx_int_t
+ngx_http_sticky_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_sticky_peer_data_t  *sp;
+
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+
+    if (sp && sp->force_503 && !sp->rewrote_503
+        && r->headers_out.status == NGX_HTTP_BAD_GATEWAY)
+    {
+        sp->rewrote_503 = 1;
+        return ngx_http_filter_finalize_request(r, &ngx_http_sticky_module,
+                                                NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* Worker processes (not the cache manager or loader) run the maintenance. */
+static ngx_int_t
+ngx_http_sticky_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+    ngx_http_sticky_srv_conf_t     *scf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
+    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
+    if (umcf == NULL) {
+        return NGX_OK;
+    }
+
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
+
+        if (scf->balancer) {
+            return ngx_http_sticky_init_timer(cycle);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_sticky_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->file = { 0, NULL };
+     *     conf->lb_name = { 0, NULL };
+     *     conf->config = NULL;
+     *     conf->lb = NULL;
+     *     conf->balancer = NULL;
+     *     conf->nmembers = 0;
+     *     conf->upstream = NULL;
+     *     conf->shm_zone = NULL;
+     *     conf->state = NULL;
+     *     conf->peers = NULL;
+     *     conf->peers_ready = 0;
+     */
+
+    return conf;
+}
+
+
+/* sticky_workers FILE [lb=NAME]; */
+static char *
+ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_sticky_srv_conf_t  *scf = conf;
+
+    ngx_str_t                     *value;
+    ngx_uint_t                     i;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (scf->file.data != NULL) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "load balancing method redefined");
+    }
+
+    if (uscf->servers->nelts > 0) {
+        return "cannot be combined with \"server\" directives";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "lb=", 3) == 0 && value[i].len > 3) {
+            scf->lb_name.data = value[i].data + 3;
+            scf->lb_name.len = value[i].len - 3;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a relative path is resolved as "include" resolves it */
+    scf->file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &scf->file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    uscf->peer.init_upstream = ngx_http_sticky_init_upstream;
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE;
+
+    return ngx_http_sticky_load_workers(cf, uscf, scf);
+}

@@ -1,0 +1,79 @@
+/*
+ * Shared declarations of the nginx glue. The glue knows nginx and nothing of
+ * balancing; everything about workers.properties and routing is asked of the
+ * C++ core through sticky_core.h.
+ */
+#ifndef NGX_HTTP_STICKY_MODULE_H
+#define NGX_HTTP_STICKY_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "sticky_core.h"
+
+
+/* Per upstream{} block that uses sticky_workers. */
+typedef struct {
+    ngx_str_t                      file;       /* workers.properties, full path */
+    ngx_str_t                      lb_name;    /* lb=NAME, empty: the default */
+    sticky_config_t               *config;     /* freed with the cycle's pool */
+    const sticky_lb_t             *lb;
+    sticky_balancer_t             *balancer;   /* freed with the cycle's pool */
+    ngx_uint_t                     nmembers;   /* servers we created */
+
+    ngx_http_upstream_srv_conf_t  *upstream;
+    ngx_shm_zone_t                *shm_zone;   /* state shared by all workers */
+    void                          *state;      /* the core's zone, in shm_zone */
+
+    /* member i -> its round robin peer; filled once per worker process */
+    ngx_http_upstream_rr_peer_t  **peers;
+    ngx_uint_t                     peers_ready;
+} ngx_http_sticky_srv_conf_t;
+
+
+/*
+ * Per request. The round robin data comes first so that nginx's SSL session
+ * hooks and the keepalive module can treat it as rr data.
+ */
+typedef struct {
+    ngx_http_upstream_rr_peer_data_t   rrp;
+
+    ngx_http_request_t                *request;
+    ngx_http_sticky_srv_conf_t        *conf;
+    sticky_sessions_t                  sessions;
+    sticky_decision_t                  decision;    /* of the latest attempt */
+    ngx_int_t                          member;      /* in flight, or -1 */
+    ngx_uint_t                         attempts;
+
+    unsigned                           force_503:1;
+    unsigned                           rewrote_503:1;
+
+    uint64_t                          *tried;       /* one bit per member */
+} ngx_http_sticky_peer_data_t;
+
+
+extern ngx_module_t  ngx_http_sticky_module;
+
+
+/* ngx_http_sticky_workers.c: read the file, create servers, balancer, zone */
+char *ngx_http_sticky_load_workers(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf, ngx_http_sticky_srv_conf_t *scf);
+
+/* ngx_http_sticky_zone.c: the shared state of one upstream */
+ngx_int_t ngx_http_sticky_add_zone(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf);
+void ngx_http_sticky_log_transition(ngx_log_t *log,
+    ngx_http_sticky_srv_conf_t *scf, sticky_transition_t *t);
+
+/* ngx_http_sticky_peer.c: the balancer callbacks */
+ngx_int_t ngx_http_sticky_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+
+/* ngx_http_sticky_variables.c */
+ngx_int_t ngx_http_sticky_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_sticky_timer.c: per-process maintenance */
+ngx_int_t ngx_http_sticky_init_timer(ngx_cycle_t *cycle);
+
+#endif /* NGX_HTTP_STICKY_MODULE_H */

@@ -1,0 +1,314 @@
+/*
+ * The balancer callbacks: init_peer once per request (read the session ids),
+ * get per attempt (ask the core, under the zone lock), free per attempt
+ * (report the outcome). Round robin's per-request data is set up too, and
+ * kept consistent (`current`, `tried`, `conns`), so that nginx's SSL session
+ * reuse, the keepalive module and `zone` keep working beside us.
+ */
+
+#include "ngx_http_sticky_module.h"
+
+
+static ngx_int_t ngx_http_sticky_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state);
+static void ngx_http_sticky_find_sessions(ngx_http_request_t *r,
+    ngx_http_sticky_peer_data_t *sp);
+static void ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
+    ngx_http_upstream_rr_peers_t *peers);
+static ngx_int_t ngx_http_sticky_outcome(ngx_http_upstream_t *u,
+    ngx_uint_t state);
+
+
+/* Called once per request, before the first attempt. */
+ngx_int_t
+ngx_http_sticky_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    size_t                        words;
+    ngx_uint_t                    i;
+    ngx_http_sticky_srv_conf_t   *scf;
+    ngx_http_sticky_peer_data_t  *sp;
+
+    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_module);
+
+    words = (scf->nmembers + 63) / 64;
+
+    sp = ngx_pcalloc(r->pool, sizeof(ngx_http_sticky_peer_data_t)
+                              + words * sizeof(uint64_t));
+    if (sp == NULL) {
+        return NGX_ERROR;
+    }
+
+    sp->tried = (uint64_t *) (sp + 1);
+
+    r->upstream->peer.data = &sp->rrp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.get = ngx_http_sticky_get_peer;
+    r->upstream->peer.free = ngx_http_sticky_free_peer;
+
+    if (!scf->peers_ready) {
+        ngx_http_sticky_map_peers(scf, sp->rrp.peers);
+    }
+
+    /* a member without a usable address (port 0) is never chosen */
+    for (i = 0; i < scf->nmembers; i++) {
+        if (scf->peers[i]->down) {
+            sp->tried[i / 64] |= (uint64_t) 1 << (i % 64);
+        }
+    }
+
+    sp->request = r;
+    sp->conf = scf;
+    sp->member = -1;
+
+    ngx_http_sticky_find_sessions(r, sp);
+
+    ngx_http_set_ctx(r, sp, ngx_http_sticky_module);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Member i is server i, and each server has one address (see
+ * ngx_http_sticky_workers.c), so it is the i-th round robin peer. With
+ * `zone` the peers are in shared memory only after configuration, hence
+ * once per worker process, on its first request.
+ */
+static void
+ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
+    ngx_http_upstream_rr_peers_t *peers)
+{
+    ngx_uint_t                    i;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    ngx_http_upstream_rr_peers_rlock(peers);
+
+    for (peer = peers->peer, i = 0;
+         peer && i < scf->nmembers;
+         peer = peer->next, i++)
+    {
+        scf->peers[i] = peer;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    scf->peers_ready = 1;
+}
+
+
+/* The raw URI and the raw value of every Cookie header, in order. */
+static void
+ngx_http_sticky_find_sessions(ngx_http_request_t *r,
+    ngx_http_sticky_peer_data_t *sp)
+{
+    size_t            n;
+    ngx_uint_t        i;
+    sticky_str_t      cookies[32];
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Cookie") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cookie",
+                               sizeof("Cookie") - 1) == 0
+            && n < sizeof(cookies) / sizeof(cookies[0]))
+        {
+            cookies[n].data = (char *) h[i].value.data;
+            cookies[n].len = h[i].value.len;
+            n++;
+        }
+    }
+
+    sticky_find_sessions(sp->conf->balancer, (char *) r->unparsed_uri.data,
+                         r->unparsed_uri.len, cookies, n, &sp->sessions);
+}
+
+
+/* Called per attempt; returns NGX_BUSY only when nothing is usable. */
+static ngx_int_t
+ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_sticky_peer_data_t  *sp = data;
+
+    size_t                        i, n;
+    ngx_uint_t                    changed;
+    ngx_msec_t                    now;
+    ngx_slab_pool_t              *shpool;
+    sticky_transition_t           t[33];   /* forced recoveries + 1 */
+    ngx_http_sticky_srv_conf_t   *scf;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    scf = sp->conf;
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+    now = ngx_current_msec;
+    n = 0;
+    changed = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    sticky_select(scf->balancer, scf->state, &sp->sessions, sp->tried, now,
+                  &sp->decision);
+
+    /*
+     * mod_jk's forced recovery: when every member is in error before this
+     * request tried any, try them again rather than refuse the request.
+     * Once per request, and not for members this request saw fail.
+     */
+    if (sp->decision.verdict == STICKY_PICK_NONE && sp->attempts == 0) {
+        n = sticky_force_recovery(scf->balancer, scf->state, now, t, 32);
+
+        if (n) {
+            sticky_select(scf->balancer, scf->state, &sp->sessions,
+                          sp->tried, now, &sp->decision);
+        }
+    }
+
+    if (sp->decision.verdict == STICKY_PICK_MEMBER) {
+        changed = sticky_report_start(scf->balancer, scf->state,
+                                      &sp->decision, now, &t[n]);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    for (i = 0; i < n + changed; i++) {
+        ngx_http_sticky_log_transition(pc->log, scf, &t[i]);
+    }
+
+    if (sp->decision.verdict != STICKY_PICK_MEMBER) {
+        sp->force_503 = (sp->decision.verdict == STICKY_PICK_FORCE_503);
+        pc->name = sp->rrp.peers->name;
+        return NGX_BUSY;
+    }
+
+    sp->member = sp->decision.member;
+    sp->attempts++;
+    sp->tried[sp->member / 64] |= (uint64_t) 1 << (sp->member % 64);
+
+    peer = scf->peers[sp->member];
+
+    ngx_http_upstream_rr_peers_rlock(sp->rrp.peers);
+    ngx_http_upstream_rr_peer_lock(sp->rrp.peers, peer);
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+    peer->conns++;
+
+    ngx_http_upstream_rr_peer_unlock(sp->rrp.peers, peer);
+    ngx_http_upstream_rr_peers_unlock(sp->rrp.peers);
+
+    sp->rrp.current = peer;
+    sp->rrp.tried[sp->member / (8 * sizeof(uintptr_t))]
+        |= (uintptr_t) 1 << (sp->member % (8 * sizeof(uintptr_t)));
+
+    return NGX_OK;
+}
+
+
+/* Called after each attempt that get() gave a peer. */
+static void
+ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_sticky_peer_data_t  *sp = data;
+
+    off_t                         sent, received;
+    ngx_uint_t                    changed;
+    ngx_slab_pool_t              *shpool;
+    sticky_transition_t           t;
+    ngx_http_upstream_t          *u;
+    ngx_http_sticky_srv_conf_t   *scf;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    if (sp->member < 0) {
+        return;
+    }
+
+    scf = sp->conf;
+    u = sp->request->upstream;
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+    sent = u->state ? u->state->bytes_sent : 0;
+    received = u->state ? u->state->bytes_received : 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    changed = sticky_report_end(scf->balancer, scf->state, sp->member,
+                                ngx_http_sticky_outcome(u, state),
+                                sent > 0 ? sent : 0,
+                                received > 0 ? received : 0,
+                                ngx_current_msec, &t);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (changed) {
+        ngx_http_sticky_log_transition(pc->log, scf, &t);
+    }
+
+    peer = scf->peers[sp->member];
+
+    ngx_http_upstream_rr_peers_rlock(sp->rrp.peers);
+    ngx_http_upstream_rr_peer_lock(sp->rrp.peers, peer);
+
+    peer->conns--;
+
+    ngx_http_upstream_rr_peer_unlock(sp->rrp.peers, peer);
+    ngx_http_upstream_rr_peers_unlock(sp->rrp.peers);
+
+    sp->member = -1;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+}
+
+
+/*
+ * What an attempt says of its member. A retry on a status (proxy_next_upstream
+ * http_502 ...) comes as NGX_PEER_FAILED too, but the member answered: only
+ * fail_on_status may hold that against it.
+ */
+static ngx_int_t
+ngx_http_sticky_outcome(ngx_http_upstream_t *u, ngx_uint_t state)
+{
+    if (state & NGX_PEER_FAILED) {
+
+        if (u->headers_in.status_n) {
+            return STICKY_OUTCOME_NEUTRAL;
+        }
+
+        if (u->state && u->state->connect_time == (ngx_msec_t) -1) {
+            return STICKY_OUTCOME_CONNECT_FAILED;
+        }
+
+        return STICKY_OUTCOME_READ_FAILED;
+    }
+
+    if (state & NGX_PEER_NEXT) {
+        return STICKY_OUTCOME_NEUTRAL;
+    }
+
+    return STICKY_OUTCOME_SUCCESS;
+}

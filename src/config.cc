@@ -1,0 +1,202 @@
+#include "config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <tuple>
+
+#include "attributes.h"
+#include "properties.h"
+#include "values.h"
+#include "workers.h"
+
+namespace sticky {
+
+namespace {
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string JoinNames(const std::vector<Balancer>& balancers) {
+  std::string names;
+  for (const Balancer& b : balancers) names += (names.empty() ? "" : ", ") + b.name;
+  return names;
+}
+
+// worker.list, split, in order, without repeats; mod_jk's default "ajp13".
+std::vector<std::string> ReadWorkerList(const Properties& properties,
+                                        std::vector<Diagnostic>* diagnostics) {
+  const Property* p = properties.Find("worker.list");
+  if (p == nullptr) return {"ajp13"};
+  std::vector<std::string> list;
+  for (const std::string& name : SplitList(p->value)) {
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+    else
+      diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
+                                        "worker " + Quote(name) +
+                                            " is listed more than once in \"worker.list\""});
+  }
+  return list;
+}
+
+int ReadMaintain(const Properties& properties, std::vector<Diagnostic>* diagnostics) {
+  const Property* p = properties.Find("worker.maintain");
+  if (p == nullptr) return 60;
+  std::string problem;
+  int seconds = ParseInt(p->value, &problem);
+  if (!problem.empty())
+    diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
+                                      "invalid value " + Quote(p->value) +
+                                          " in \"worker.maintain\": " + problem});
+  if (seconds >= 0) return seconds;
+  diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
+                                    "\"worker.maintain\" is negative, mod_jk uses 0 (off)"});
+  return 0;
+}
+
+// An lb worker outside worker.list is never built by mod_jk, so its errors
+// do not stop Apache. They do not stop nginx either, but such an lb cannot
+// be used: its errors become warnings and it is left out of the model.
+void DowngradeUnlistedErrors(const std::string& name, std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> kept;
+  for (Diagnostic& d : *diagnostics) {
+    if (d.severity == Severity::kNotice) continue;
+    if (d.severity == Severity::kError) {
+      d.severity = Severity::kWarning;
+      d.message += " (lb worker " + Quote(name) +
+                   " is not in \"worker.list\", so mod_jk ignores this; nginx cannot use it)";
+    }
+    kept.push_back(std::move(d));
+  }
+  *diagnostics = std::move(kept);
+}
+
+// File order (messages about no line last), each message once: a member of
+// two lb workers is read twice.
+void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  auto line = [](const Diagnostic& d) { return d.where.line == 0 ? ~0u : d.where.line; };
+  std::stable_sort(diagnostics->begin(), diagnostics->end(),
+                   [&](const Diagnostic& a, const Diagnostic& b) { return line(a) < line(b); });
+  std::set<std::tuple<unsigned, Severity, std::string, std::string>> seen;
+  std::vector<Diagnostic> unique;
+  for (Diagnostic& d : *diagnostics)
+    if (seen.emplace(d.where.line, d.severity, d.key, d.message).second)
+      unique.push_back(std::move(d));
+  *diagnostics = std::move(unique);
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Config LoadConfig(std::string_view text, const std::string& file, const EnvLookup& env) {
+  Config config;
+  config.file = file;
+  Properties properties = ReadProperties(text, file, env, &config.diagnostics);
+
+  std::set<std::pair<unsigned, std::string>> reported;
+  WorkerContext context{properties, file, {}, &config.diagnostics, &reported};
+  std::vector<std::string> definition_order;
+  for (size_t i = 0; i < properties.entries().size(); ++i) {
+    std::optional<WorkerKey> key = SplitWorkerKey(properties.entries()[i].key);
+    if (!key || key->worker.empty()) continue;
+    std::vector<size_t>& keys = context.keys[key->worker];
+    if (keys.empty()) definition_order.push_back(key->worker);
+    keys.push_back(i);
+  }
+
+  config.worker_list = ReadWorkerList(properties, &config.diagnostics);
+  config.maintain = ReadMaintain(properties, &config.diagnostics);
+  auto listed = [&](const std::string& name) {
+    return std::find(config.worker_list.begin(), config.worker_list.end(), name) !=
+           config.worker_list.end();
+  };
+
+  // Every lb worker, with its members.
+  std::set<std::string> members;
+  for (const std::string& name : definition_order) {
+    if (WorkerTypeName(context, name) != "lb") continue;
+    Balancer balancer;
+    std::vector<Diagnostic> found;
+    context.diagnostics = &found;
+    bool ok = BuildBalancer(context, name, &balancer);
+    context.diagnostics = &config.diagnostics;
+    if (!ok && !listed(name)) {
+      DowngradeUnlistedErrors(name, &found);
+    } else {
+      for (const Member& m : balancer.members) members.insert(m.name);
+      config.balancers.push_back(std::move(balancer));
+    }
+    config.diagnostics.insert(config.diagnostics.end(), found.begin(), found.end());
+  }
+
+  // What mod_jk builds besides: the other workers of worker.list.
+  const Property* list = properties.Find("worker.list");
+  for (const std::string& name : config.worker_list) {
+    if (WorkerTypeName(context, name) == "lb" || members.count(name)) continue;
+    if (list != nullptr && !IsDefined(context, name))
+      config.diagnostics.push_back(Diagnostic{
+          Severity::kWarning, list->where, list->key,
+          "worker " + Quote(name) + " of \"worker.list\" is not defined: mod_jk makes it "
+          "an ajp13 worker for localhost:8009"});
+    CheckListedWorker(context, name);
+  }
+
+  // Attributes that do nothing on the workers mod_jk builds.
+  std::set<std::string> built(members);
+  for (const std::string& name : config.worker_list) built.insert(name);
+  for (const Balancer& b : config.balancers) built.insert(b.name);
+  for (const std::string& name : definition_order)
+    if (built.count(name)) CheckAttributesApply(context, name);
+
+  // Everything else that is defined (templates, status workers, ...).
+  for (const std::string& name : definition_order) {
+    std::string type = WorkerTypeName(context, name);
+    if (type == "lb" || members.count(name)) continue;
+    config.others.push_back(OtherWorker{name, type, WorkerLocation(context, name)});
+  }
+  for (const std::string& name : config.worker_list)
+    if (!IsDefined(context, name) && !members.count(name))
+      config.others.push_back(OtherWorker{
+          name, "ajp13", list ? list->where : SourceLocation{file, 0}});
+
+  SortDiagnostics(&config.diagnostics);
+  return config;
+}
+
+const Balancer* SelectBalancer(const Config& config, std::string_view name, std::string* error) {
+  std::string in_file = " in " + config.file;
+  std::string known = config.balancers.empty()
+                          ? config.file + " has no usable lb worker"
+                          : "lb workers: " + JoinNames(config.balancers);
+  if (!name.empty()) {
+    for (const Balancer& b : config.balancers)
+      if (b.name == name) return &b;
+    for (const OtherWorker& w : config.others) {
+      if (w.name != name) continue;
+      *error = "worker " + Quote(name) + in_file + " is not an lb worker but " + w.type +
+               " (" + known + ")";
+      return nullptr;
+    }
+    *error = "no lb worker " + Quote(name) + in_file + " (" + known + ")";
+    return nullptr;
+  }
+  for (const std::string& listed : config.worker_list)
+    for (const Balancer& b : config.balancers)
+      if (b.name == listed) return &b;
+  if (config.balancers.size() == 1) return &config.balancers.front();
+  if (config.balancers.empty()) {
+    *error = "no lb worker" + in_file;
+    return nullptr;
+  }
+  *error = "several lb workers" + in_file + " (" + JoinNames(config.balancers) +
+           ") and none in \"worker.list\": use lb=NAME";
+  return nullptr;
+}
+
+}  // namespace sticky

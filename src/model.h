@@ -1,0 +1,123 @@
+// The configuration model built from a workers.properties file: every lb
+// worker with its members, every attribute mod_jk's load balancer uses, with
+// mod_jk's defaults written into the declarations.
+//
+// Plain values only: the model is built once at configuration time and read
+// (never written) afterwards, so it is safe to share between threads and,
+// after fork(), between nginx worker processes.
+#ifndef STICKY_MODEL_H
+#define STICKY_MODEL_H
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sticky {
+
+// Where something was read: file name and 1-based line (0: not from a line,
+// e.g. a built-in default).
+struct SourceLocation {
+  std::string file;
+  unsigned line = 0;
+};
+
+enum class Severity { kNotice, kWarning, kError };
+
+// One message about the file. `key` is the property key concerned (may be
+// empty); `message` says what is wrong, in nginx's voice (lowercase, quoted
+// values), without the location, which the caller adds.
+struct Diagnostic {
+  Severity severity = Severity::kError;
+  SourceLocation where;
+  std::string key;
+  std::string message;
+};
+
+// mod_jk's load methods (`method=`, first letter or digit 0-4).
+enum class Method { kRequest, kTraffic, kBusyness, kSession, kNext };
+// `lock=`: Optimistic or Pessimistic.
+enum class Lock { kOptimistic, kPessimistic };
+// `activation=`: Active, Disabled (own sessions only), Stopped (nothing).
+enum class Activation { kActive, kDisabled, kStopped };
+
+// A member of an lb worker (an ajp13/ajp14 worker listed in balance_workers).
+struct Member {
+  std::string name;           // the worker name, "n1" of worker.n1.*
+  std::string type = "ajp13"; // ajp13 or ajp14
+  std::string host = "localhost";
+  int port = 8009;
+  int lbfactor = 1;           // values below 1 become 1
+  std::string route;          // defaults to `name`; must equal Tomcat's jvmRoute
+  std::string domain;         // defaults to the part of a dotted route before its first '.'
+  std::string redirect;       // the *route* of the preferred failover member
+  int distance = 0;           // lower is strictly preferred
+  Activation activation = Activation::kActive;
+  std::vector<int> fail_on_status;  // positive: member to ERR; negative: fail over only
+  // Timeouts, as mod_jk reads them (units as in mod_jk: ms unless noted).
+  int connect_timeout = 0;          // ms (CPing after connect)
+  int prepost_timeout = 0;          // ms
+  int ping_timeout = 10000;         // ms
+  std::string ping_mode;
+  int socket_timeout = 0;           // seconds
+  int socket_connect_timeout = 0;   // ms; defaults to socket_timeout * 1000
+  int reply_timeout = 0;            // ms
+  int retries = 2;                  // ajp-level tries on this member
+  int retry_interval = 100;         // ms between those tries
+  int recovery_options = 0;
+  int busy_limit = 0;               // 0: no limit
+  // Attributes accepted and kept, but meaningless to nginx (AJP pool sizes,
+  // secret, ...): key suffix and value, in file order.
+  std::vector<std::pair<std::string, std::string>> unused;
+  SourceLocation where;             // first line that defined this worker
+};
+
+// A `type=lb` worker and its members, in balance_workers order.
+struct Balancer {
+  std::string name;
+  std::vector<Member> members;
+  bool sticky_session = true;
+  bool sticky_session_force = false;
+  Method method = Method::kRequest;
+  Lock lock = Lock::kOptimistic;
+  int retries = 2;                 // values below 1 become 1
+  int lb_retries = 2;
+  int retry_interval = 100;        // ms
+  int recover_time = 60;           // s, minimum 1
+  int error_escalation_time = 30;  // s, default recover_time / 2
+  int max_reply_timeouts = 0;
+  std::string session_cookie = "JSESSIONID";
+  std::string session_path = ";jsessionid";
+  bool set_session_cookie = false;
+  std::string session_cookie_path = "/";
+  std::vector<std::pair<std::string, std::string>> unused;
+  SourceLocation where;
+};
+
+// Any other defined worker (e.g. type=status, or an ajp13 worker that no lb
+// lists): kept so that tools can report it.
+struct OtherWorker {
+  std::string name;
+  std::string type;
+  SourceLocation where;
+};
+
+// The whole file as mod_jk understands it.
+struct Config {
+  std::string file;                      // the name LoadConfig was given, for messages
+  std::vector<std::string> worker_list;  // worker.list; mod_jk's default is "ajp13"
+  int maintain = 60;                     // worker.maintain, seconds; 0 = off
+  std::vector<Balancer> balancers;       // in order of first definition
+  std::vector<OtherWorker> others;
+  std::vector<Diagnostic> diagnostics;   // notices, warnings and errors, in file order
+
+  bool ok() const {
+    for (const auto& d : diagnostics)
+      if (d.severity == Severity::kError) return false;
+    return true;
+  }
+};
+
+}  // namespace sticky
+
+#endif  // STICKY_MODEL_H

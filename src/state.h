@@ -1,0 +1,238 @@
+// Per-member runtime state, kept in a shared memory zone: mapped by the
+// nginx master, used by every worker process, and carried across reloads.
+//
+// The zone is plain old data (no pointers, no C++ objects) with a fixed,
+// versioned layout: a Zone header followed by one MemberState record per
+// member, in the Balancer's member order (record i is member i). Records
+// carry the worker name so that a reload can match them by name.
+//
+// Locking is the caller's business: the glue holds the zone lock around every
+// call that takes a `Zone&` (and around Select(), which reads it). Time is
+// always a parameter (`now_ms`, a monotonic clock in milliseconds such as
+// ngx_current_msec); 0 means "never" in the time fields.
+//
+// Three things are kept apart, as HAProxy does (STYLE.md §3): `activation`
+// is the administrator's (A/D/S), `health` is what requests taught us, and
+// `lbfactor`/`lb_mult`/`lb_value` are weight and load. Health changes only
+// through ChangeHealth(), which reports each transition once.
+#ifndef STICKY_STATE_H
+#define STICKY_STATE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include "model.h"
+
+namespace sticky {
+
+// mod_jk's runtime states with mod_jk's numbers (jk_lb_worker.h), so status
+// output and scripts written for jkstatus read the same values.
+enum class Health : std::uint8_t {
+  kOkIdle = 0,          // OK/IDLE: fine, no request since the last maintenance
+  kOk = 1,              // OK
+  kRecovering = 2,      // ERR/REC: recover_time passed, the next request tries it
+  kForcedRecovery = 3,  // ERR/FRC: nothing else was usable, so it is tried again
+  kBusy = 4,            // OK/BUSY: alive but refusing more (busy_limit); not usable
+  kError = 5,           // ERR: failed; rests until recover_at_ms
+  kProbing = 6,         // ERR/PRB: one request is testing it; not usable
+};
+
+// Why health changed. One cause per event the glue or the maintenance tick
+// can observe; a later state machine adds its own.
+enum class HealthCause : std::uint8_t {
+  kRequestSucceeded,  // a response came back
+  kConnectFailed,     // no connection (refused, timeout)
+  kReadFailed,        // the connection broke or the reply was invalid
+  kRecoverTimer,      // ERR and now >= recover_at_ms
+  kForcedRecovery,    // nothing was usable, every ERR member is tried again
+  kIdle,              // OK but no request since the last maintenance
+};
+
+// What the glue reports at the end of one attempt on a member.
+enum class Outcome : std::uint8_t {
+  kSuccess,        // a response was received
+  kConnectFailed,  // health -> ERR
+  kReadFailed,     // health -> ERR
+  kNeutral,        // says nothing about the member (client gave up, 404 retry)
+};
+
+// One health change, for one log line.
+struct Transition {
+  std::uint32_t member = 0;
+  Health from = Health::kOkIdle;
+  Health to = Health::kOkIdle;
+  HealthCause cause = HealthCause::kRequestSucceeded;
+};
+
+// Names as mod_jk's status worker prints them ("OK/IDLE", "ERR/REC", ...).
+const char* HealthName(Health health) noexcept;
+const char* HealthCauseName(HealthCause cause) noexcept;
+
+// mod_jk limits names to 63 bytes; one more is accepted here.
+inline constexpr std::size_t kMaxNameBytes = 64;
+
+struct MemberState {
+  char name[kMaxNameBytes];            // worker name, not NUL-terminated when 64 bytes long
+  std::uint32_t name_length;
+  std::uint8_t activation;             // Activation: in force (an admin may change it)
+  std::uint8_t configured_activation;  // Activation: as the file said at the last load
+  std::uint8_t health;                 // Health
+  std::uint8_t reserved0;
+  std::uint32_t lbfactor;              // in force, >= 1
+  std::uint32_t configured_lbfactor;   // as the file said at the last load
+  std::uint64_t lb_mult;               // LCM(all lbfactors) / lbfactor
+  std::uint64_t lb_value;              // load by the balancer's method; lowest wins
+  std::uint64_t in_flight;             // attempts started and not ended
+  std::uint64_t first_error_ms;        // first failure of the current error streak
+  std::uint64_t last_error_ms;         // latest failure
+  std::uint64_t recover_at_ms;         // while ERR: last_error_ms + recover_time
+  std::uint64_t requests;              // attempts sent (mod_jk's "elected")
+  std::uint64_t requests_at_maintenance;  // `requests` at the last decay, for OK -> OK/IDLE
+  std::uint64_t sticky_hits;           // attempts that went to their session's member
+  std::uint64_t new_sessions;          // attempts without a session (mod_jk's "sessions")
+  std::uint64_t errors;                // failed attempts
+  std::uint64_t bytes_sent;            // to the member
+  std::uint64_t bytes_received;        // from the member
+
+  std::string_view Name() const noexcept { return std::string_view(name, name_length); }
+  Health GetHealth() const noexcept { return static_cast<Health>(health); }
+  Activation GetActivation() const noexcept { return static_cast<Activation>(activation); }
+};
+
+inline constexpr std::uint32_t kZoneMagic = 0x4b4a5453;  // "STJK" in little-endian memory
+// Bump on any change to Zone or MemberState: a reload then starts fresh.
+inline constexpr std::uint32_t kZoneLayoutVersion = 1;
+
+// The zone header; member_count MemberState records follow it directly.
+struct Zone {
+  std::uint32_t magic;
+  std::uint32_t layout_version;
+  std::uint32_t member_count;
+  std::uint32_t record_size;       // sizeof(MemberState), a second layout check
+  std::uint8_t method;             // Method: how lb_value grows
+  std::uint8_t reserved0[7];
+  std::uint64_t recover_time_ms;   // the balancer's recover_time
+  std::uint64_t last_maintenance_ms;
+  std::uint64_t rotation;          // advanced by every started attempt: tie-break offset
+
+  MemberState* records() noexcept;
+  const MemberState* records() const noexcept;
+  MemberState& record(std::size_t i) noexcept { return records()[i]; }
+  const MemberState& record(std::size_t i) const noexcept { return records()[i]; }
+  Method GetMethod() const noexcept { return static_cast<Method>(method); }
+};
+
+static_assert(std::is_standard_layout_v<MemberState> && std::is_trivially_copyable_v<MemberState>);
+static_assert(std::is_standard_layout_v<Zone> && std::is_trivially_copyable_v<Zone>);
+static_assert(sizeof(MemberState) == 184 && sizeof(MemberState) % 8 == 0);
+static_assert(sizeof(Zone) == 48 && sizeof(Zone) % alignof(MemberState) == 0);
+
+inline MemberState* Zone::records() noexcept {
+  return reinterpret_cast<MemberState*>(reinterpret_cast<unsigned char*>(this) + sizeof(Zone));
+}
+inline const MemberState* Zone::records() const noexcept {
+  return reinterpret_cast<const MemberState*>(reinterpret_cast<const unsigned char*>(this) +
+                                              sizeof(Zone));
+}
+
+// Bytes a zone for `members` members needs.
+constexpr std::size_t ZoneBytes(std::size_t members) {
+  return sizeof(Zone) + members * sizeof(MemberState);
+}
+
+// A fresh zone for `balancer` in `memory` (8-byte aligned, at least
+// ZoneBytes(members) long): every member OK/IDLE with zero load and counters.
+// Returns nullptr when the memory is too small or misaligned, or a member
+// name is longer than kMaxNameBytes.
+Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
+               std::uint64_t now_ms) noexcept;
+
+// The zone at `memory` if it is one of this layout and fits in `bytes`.
+const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept;
+
+struct ReconcileStats {
+  std::size_t kept = 0;     // members found by name in the old zone
+  std::size_t added = 0;    // members new to the file
+  std::size_t removed = 0;  // old records whose member left the file
+  bool fresh = false;       // the old zone was missing or of another layout
+};
+
+// After a reload: builds the zone for `balancer` in `memory` from the zone
+// of the previous configuration at `old_memory` (may be nullptr, may be the
+// same memory or overlap it). Records are matched by name: a kept member
+// keeps health, error times, load and counters; a new one starts fresh; a
+// removed one is dropped. An attribute the file changed (activation,
+// lbfactor) takes the file's value; otherwise a runtime edit is kept.
+// In-flight counts start at 0, because requests still running in old
+// worker processes end against the old records. Configuration time: may
+// allocate. Returns nullptr as InitZone() does.
+Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
+                    const void* old_memory, std::size_t old_bytes, std::uint64_t now_ms,
+                    ReconcileStats* stats = nullptr);
+
+// The record index of the worker `name`, or -1.
+int FindRecord(const Zone& zone, std::string_view name) noexcept;
+
+// lb_mult = LCM(all lbfactors) / own lbfactor (mod_jk's update_mult). When
+// the LCM would pass 2^24 the multipliers are rounded from 2^24 instead, so
+// the ratios stay within a fraction of a percent and lb_value cannot wrap.
+void RecomputeMultipliers(Zone& zone) noexcept;
+
+// Health a request may use: OK/IDLE, OK, ERR/REC, ERR/FRC.
+bool HealthUsable(Health health) noexcept;
+// An ERR member whose recover time is over: selection treats it as ERR/REC
+// before any tick has moved it there.
+bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept;
+// Health as selection sees it at `now_ms` (RecoverDue -> ERR/REC).
+Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept;
+
+// THE place where health changes. Applies `cause` to member `index` and
+// returns true (filling *transition when given) only if the health state
+// changed; a cause that does not apply to the current state changes nothing,
+// except that a failure of a member already in ERR moves its error times
+// (mod_jk since 1.2.41 counts recover_time from the last failure).
+bool ChangeHealth(Zone& zone, std::size_t index, HealthCause cause, std::uint64_t now_ms,
+                  Transition* transition = nullptr) noexcept;
+
+// Flags of a started attempt, straight from the selection's Decision.
+struct AttemptKind {
+  bool sticky_hit = false;   // went to its session's own member
+  bool new_session = false;  // the request carried no session id
+};
+
+// An attempt on member `index` starts (nginx: peer.get returned it).
+// Counts it, adds load by the method and advances the rotation. A member
+// picked because its recover time is over moves to ERR/REC here; returns
+// true and fills *transition if so.
+bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
+                 Transition* transition = nullptr) noexcept;
+
+// The attempt on member `index` ended (nginx: peer.free). `bytes_sent` and
+// `bytes_received` feed the counters and the Traffic method. Returns true
+// and fills *transition if the outcome changed the member's health.
+bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+               std::uint64_t bytes_received, std::uint64_t now_ms,
+               Transition* transition = nullptr) noexcept;
+
+// The periodic tick (any process may call it; cheap when nothing is due).
+// Every call: ERR members whose recover time is over become ERR/REC.
+// Once per `maintain_seconds` for all processes together (timestamp in the
+// header; 0 turns this part off): load decay — lb_value >>= elapsed
+// intervals (Request, Session, Traffic), minus the lowest usable value
+// (Next), nothing (Busyness) — and OK members without a request since the
+// previous decay become OK/IDLE. Writes up to `capacity` transitions to
+// `out` (each member changes at most once per call, so capacity =
+// member_count is enough) and returns how many it wrote.
+std::size_t Maintain(Zone& zone, std::uint64_t now_ms, unsigned maintain_seconds,
+                     Transition* out, std::size_t capacity) noexcept;
+
+// mod_jk's forced recovery, for when no member is usable: every ERR member
+// becomes ERR/FRC so the next attempt may try it. Reports like Maintain().
+std::size_t ForceRecovery(Zone& zone, std::uint64_t now_ms, Transition* out,
+                          std::size_t capacity) noexcept;
+
+}  // namespace sticky
+
+#endif  // STICKY_STATE_H

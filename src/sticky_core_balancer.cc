@@ -1,0 +1,196 @@
+// The C face of the request-time core (sticky_core.h, "balancing"): a thin
+// translation between C structs and session.h / select.h / state.h. Nothing
+// here allocates after sticky_balancer_create(), and nothing throws.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "model.h"
+#include "select.h"
+#include "session.h"
+#include "state.h"
+#include "handles.h"
+#include "sticky_core.h"
+
+#define STICKY_API extern "C"
+
+struct sticky_balancer_s {
+  sticky_balancer_s(const sticky::Balancer& b, unsigned maintain)
+      : balancer(b), selector(b), maintain_seconds(maintain) {}
+
+  sticky::Balancer balancer;  // a copy: the balancer outlives nothing it points to
+  sticky::Selector selector;
+  unsigned maintain_seconds;
+};
+
+namespace {
+
+// Cookie headers looked at per request; more are ignored, as more session
+// candidates than kMaxSessionCandidates are.
+constexpr std::size_t kMaxCookieHeaders = 32;
+
+static_assert(STICKY_MAX_SESSIONS == sticky::kMaxSessionCandidates);
+
+sticky_str_t Str(std::string_view s) { return sticky_str_t{s.data(), s.size()}; }
+std::string_view View(const sticky_str_t& s) { return std::string_view(s.data, s.len); }
+
+sticky::Zone& ZoneAt(void* zone) { return *static_cast<sticky::Zone*>(zone); }
+const sticky::Zone& ZoneAt(const void* zone) { return *static_cast<const sticky::Zone*>(zone); }
+
+void ToC(const sticky::Transition& from, sticky_transition_t* to) {
+  to->member = from.member;
+  to->from = sticky::HealthName(from.from);
+  to->to = sticky::HealthName(from.to);
+  to->cause = sticky::HealthCauseName(from.cause);
+}
+
+// Runs `step` (which fills up to `n` core transitions) and converts them.
+template <typename Step>
+std::size_t Transitions(sticky_transition_t* out, std::size_t n, Step step) {
+  constexpr std::size_t kBatch = 256;
+  sticky::Transition batch[kBatch];
+  std::size_t got = step(batch, std::min(n, kBatch));
+  for (std::size_t i = 0; i < got; ++i) ToC(batch[i], &out[i]);
+  return got;
+}
+
+}  // namespace
+
+STICKY_API int sticky_balancer_create(const sticky_config_t* cfg, const sticky_lb_t* lb,
+                                      sticky_balancer_t** out, sticky_error_t* err) noexcept {
+  try {
+    *out = new sticky_balancer_s(*lb->rep, sticky_config_maintain(cfg));
+    return 0;
+  } catch (...) {
+    std::snprintf(err->message, sizeof(err->message), "out of memory for lb worker \"%s\"",
+                  lb->rep->name.c_str());
+  }
+  return -1;
+}
+
+STICKY_API void sticky_balancer_free(sticky_balancer_t* b) noexcept { delete b; }
+
+STICKY_API size_t sticky_balancer_members(const sticky_balancer_t* b) noexcept {
+  return b->selector.member_count();
+}
+
+STICKY_API sticky_str_t sticky_balancer_member_name(const sticky_balancer_t* b,
+                                                    size_t index) noexcept {
+  return Str(b->selector.name(index));
+}
+
+STICKY_API size_t sticky_zone_bytes(size_t members) noexcept { return sticky::ZoneBytes(members); }
+
+STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_t bytes,
+                                 const void* old, size_t old_bytes, uint64_t now_ms,
+                                 sticky_zone_stats_t* stats, sticky_error_t* err) noexcept {
+  try {
+    sticky::ReconcileStats s;
+    if (sticky::ReconcileZone(memory, bytes, b->balancer, old, old ? old_bytes : 0, now_ms, &s) ==
+        nullptr) {
+      std::snprintf(err->message, sizeof(err->message),
+                    "cannot build the state of lb worker \"%s\" in %zu bytes",
+                    b->balancer.name.c_str(), bytes);
+      return -1;
+    }
+    stats->kept = s.kept;
+    stats->added = s.added;
+    stats->removed = s.removed;
+    stats->fresh = s.fresh ? 1 : 0;
+    return 0;
+  } catch (...) {
+    std::snprintf(err->message, sizeof(err->message), "out of memory");
+  }
+  return -1;
+}
+
+STICKY_API void sticky_find_sessions(const sticky_balancer_t* b, const char* uri, size_t uri_len,
+                                     const sticky_str_t* cookies, size_t ncookies,
+                                     sticky_sessions_t* out) noexcept {
+  std::string_view headers[kMaxCookieHeaders];
+  std::size_t n = std::min(ncookies, kMaxCookieHeaders);
+  for (std::size_t i = 0; i < n; ++i) headers[i] = View(cookies[i]);
+
+  sticky::SessionCandidate found[sticky::kMaxSessionCandidates];
+  out->count = sticky::FindSessionCandidates(std::string_view(uri, uri_len), headers, n,
+                                             b->selector.session_names(), found,
+                                             sticky::kMaxSessionCandidates);
+  for (std::size_t i = 0; i < out->count; ++i) {
+    out->session[i].id = Str(found[i].id);
+    out->session[i].route = Str(found[i].route);
+  }
+}
+
+STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
+                              const sticky_sessions_t* sessions, const uint64_t* tried,
+                              uint64_t now_ms, sticky_decision_t* out) noexcept {
+  sticky::SessionCandidate candidates[sticky::kMaxSessionCandidates];
+  std::size_t n = std::min(sessions->count, sticky::kMaxSessionCandidates);
+  for (std::size_t i = 0; i < n; ++i) {
+    candidates[i].id = View(sessions->session[i].id);
+    candidates[i].route = View(sessions->session[i].route);
+  }
+
+  const sticky::Zone& z = ZoneAt(zone);
+  sticky::SelectRequest request;
+  request.candidates = candidates;
+  request.candidate_count = n;
+  request.tried = tried;
+  request.now_ms = now_ms;
+  request.rotation = z.rotation;
+
+  sticky::Decision d = b->selector.Select(z, request);
+  out->verdict = d.verdict == sticky::Verdict::kMember   ? STICKY_PICK_MEMBER
+                 : d.verdict == sticky::Verdict::kForce503 ? STICKY_PICK_FORCE_503
+                                                           : STICKY_PICK_NONE;
+  out->member = d.member;
+  out->sticky_hit = d.sticky_hit;
+  out->route_changed = d.route_changed;
+  out->new_session = d.new_session;
+  out->route = Str(d.route);
+  out->reason = sticky::ReasonName(d.reason);
+}
+
+STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
+                                   const sticky_decision_t* decision, uint64_t now_ms,
+                                   sticky_transition_t* t) noexcept {
+  if (decision->verdict != STICKY_PICK_MEMBER || decision->member < 0 ||
+      static_cast<std::size_t>(decision->member) >= b->selector.member_count())
+    return 0;
+  sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0};
+  sticky::Transition transition;
+  if (!sticky::ReportStart(ZoneAt(zone), decision->member, kind, now_ms, &transition)) return 0;
+  ToC(transition, t);
+  return 1;
+}
+
+STICKY_API int sticky_report_end(const sticky_balancer_t* b, void* zone, size_t member,
+                                 int outcome, uint64_t bytes_sent, uint64_t bytes_received,
+                                 uint64_t now_ms, sticky_transition_t* t) noexcept {
+  if (member >= b->selector.member_count()) return 0;
+  sticky::Outcome o = outcome == STICKY_OUTCOME_SUCCESS          ? sticky::Outcome::kSuccess
+                      : outcome == STICKY_OUTCOME_CONNECT_FAILED ? sticky::Outcome::kConnectFailed
+                      : outcome == STICKY_OUTCOME_READ_FAILED    ? sticky::Outcome::kReadFailed
+                                                                 : sticky::Outcome::kNeutral;
+  sticky::Transition transition;
+  if (!sticky::ReportEnd(ZoneAt(zone), member, o, bytes_sent, bytes_received, now_ms, &transition))
+    return 0;
+  ToC(transition, t);
+  return 1;
+}
+
+STICKY_API size_t sticky_maintain(const sticky_balancer_t* b, void* zone, uint64_t now_ms,
+                                  sticky_transition_t* out, size_t n) noexcept {
+  return Transitions(out, n, [&](sticky::Transition* batch, std::size_t cap) {
+    return sticky::Maintain(ZoneAt(zone), now_ms, b->maintain_seconds, batch, cap);
+  });
+}
+
+STICKY_API size_t sticky_force_recovery(const sticky_balancer_t*, void* zone, uint64_t now_ms,
+                                        sticky_transition_t* out, size_t n) noexcept {
+  return Transitions(out, n, [&](sticky::Transition* batch, std::size_t cap) {
+    return sticky::ForceRecovery(ZoneAt(zone), now_ms, batch, cap);
+  });
+}
