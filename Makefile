@@ -25,8 +25,10 @@ UNIT_SRCS  := $(sort $(wildcard t/unit/*_test.cc))
 UNIT_BIN   := $(BUILD)/unit/core_tests
 GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 
+# tomcat10-user + a JDK: the real Tomcat cluster of `make demo` and the tests;
+# libapache2-mod-jk: its shipped workers.properties is a test input.
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
-              libapache2-mod-jk perl curl
+              libapache2-mod-jk perl curl tomcat10-user default-jdk-headless
 
 .PHONY: all module core unit test test-unit test-nginx deps clean demo demo-stop
 
@@ -100,6 +102,14 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# --- the main job ------------------------------------------------------------
+
+demo: deps module
+	MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) demo/demo.sh start
+
+demo-stop:
+	demo/demo.sh stop
 
 clean:
 	rm -rf $(BUILD)

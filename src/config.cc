@@ -123,11 +123,13 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
     if (WorkerTypeName(context, name) != "lb") continue;
     Balancer balancer;
     std::vector<Diagnostic> found;
+    auto reported_before = reported;
     context.diagnostics = &found;
     bool ok = BuildBalancer(context, name, &balancer);
     context.diagnostics = &config.diagnostics;
     if (!ok && !listed(name)) {
       DowngradeUnlistedErrors(name, &found);
+      reported = std::move(reported_before);  // its notices were dropped
     } else {
       for (const Member& m : balancer.members) members.insert(m.name);
       config.balancers.push_back(std::move(balancer));

@@ -1,7 +1,7 @@
 #include "workers.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <cstdint>
 #include <set>
 
 #include "attributes.h"
@@ -183,10 +183,13 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
                Quote(m->type) + ": lb members must be ajp13 or ajp14 workers");
     return false;
   }
-  if (type == WorkerType::kAjp14 && r.Find("secretkey") == nullptr)
+  bool ok = true;
+  if (type == WorkerType::kAjp14 && r.Find("secretkey") == nullptr) {
     Report(context, Severity::kError, m->where, "",
            "ajp14 worker " + Quote(name) + " has no \"worker." + name +
                ".secretkey\", which mod_jk requires");
+    ok = false;
+  }
 
   m->host = r.ShortString("host", "localhost");
   m->port = r.Int("port", type == WorkerType::kAjp14 ? 8011 : 8009);
@@ -215,7 +218,8 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
     for (const std::string& word : SplitList(p->value)) {
       std::string problem;
       int status = ParseInt(word, &problem);
-      if (problem.empty() && std::abs(status) >= 100 && std::abs(status) <= 599)
+      int64_t code = status < 0 ? -int64_t{status} : status;
+      if (problem.empty() && code >= 100 && code <= 599)
         m->fail_on_status.push_back(status);
       else
         r.Warning(*p, "invalid status " + Quote(word) + " in " + Describe(*p) +
@@ -232,7 +236,10 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
   if (r.Find("prepost_timeout") == nullptr && HasPingMode(m->ping_mode, 'P'))
     m->prepost_timeout = m->ping_timeout;
   m->socket_timeout = r.Int("socket_timeout", 0);
-  m->socket_connect_timeout = r.Int("socket_connect_timeout", m->socket_timeout * 1000);
+  // In mod_jk's int arithmetic, which wraps.
+  auto seconds_in_ms = static_cast<int32_t>(
+      static_cast<uint32_t>(static_cast<int64_t>(m->socket_timeout) * 1000));
+  m->socket_connect_timeout = r.Int("socket_connect_timeout", seconds_in_ms);
   m->reply_timeout = r.Int("reply_timeout", 0);
   m->retries = r.AtLeast("retries", 2, 1);
   m->retry_interval = r.Int("retry_interval", 100);
@@ -240,7 +247,7 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
   m->busy_limit = r.Int("busy_limit", 0);
 
   CollectUnused(context, name, type, &m->unused);
-  return r.ok();
+  return ok && r.ok();
 }
 
 // Where a member's route came from, for the duplicate-route message.
@@ -260,8 +267,10 @@ std::string WorkerTypeName(const WorkerContext& context, const std::string& name
 
 SourceLocation WorkerLocation(const WorkerContext& context, const std::string& name) {
   auto keys = context.keys.find(name);
-  if (keys == context.keys.end()) return SourceLocation{context.file, 0};
-  return context.properties.entries()[keys->second.front()].where;
+  if (keys != context.keys.end())
+    return context.properties.entries()[keys->second.front()].where;
+  if (const Property* list = context.properties.Find("worker.list")) return list->where;
+  return SourceLocation{context.file, 0};
 }
 
 bool IsDefined(const WorkerContext& context, const std::string& name) {

@@ -31,7 +31,8 @@ struct WorkerContext {
 // The value of worker.NAME.type, or mod_jk's default "ajp13".
 std::string WorkerTypeName(const WorkerContext& context, const std::string& name);
 
-// Where to point a message about worker `name` as a whole: its first key.
+// Where to point a message about worker `name` as a whole: its first key
+// (or worker.list, for a listed worker without keys).
 SourceLocation WorkerLocation(const WorkerContext& context, const std::string& name);
 
 bool IsDefined(const WorkerContext& context, const std::string& name);

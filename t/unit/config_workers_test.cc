@@ -104,6 +104,8 @@ TEST_F(ConfigTest, UnlistedLbWithErrorsIsLeftOutWithWarnings) {
 TEST_F(ConfigTest, UnknownTypeIsAnErrorOnlyWhereModJkBuildsTheWorker) {
   Load(S(kTwoMembers) + "worker.tmpl.type=jni\n");  // a template: not built
   EXPECT_TRUE(config_.ok());
+  Load(S(kTwoMembers) + "worker.list=old\nworker.old.type=ajp12\n");  // known to 1.2.48
+  EXPECT_TRUE(config_.ok());
   Load(S(kTwoMembers) + "worker.list=x\nworker.x.type=jni\n");
   EXPECT_THAT(Errors(), ElementsAre("unknown type \"jni\" in \"worker.x.type\" (ajp13, "
                                     "ajp14, lb or status)"));
