@@ -54,6 +54,17 @@ conf_with('workers.properties');
 ok($ok, 'a relative path is resolved against the configuration prefix')
     or diag $out;
 
+conf_with("$FindBin::Bin/../workers.properties.example");
+($ok, $out) = $t->test_config;
+ok($ok, 'workers.properties.example passes nginx -t') or diag $out;
+unlike($out, qr/\[(warn|emerg)\]/, 'with no warning') or diag $out;
+
+# nginx loads modules RTLD_GLOBAL: the C++ core must not export anything
+my @exports = grep { !/ ngx_/ } split /\n/,
+    `nm -D --defined-only $ENV{STICKY_MODULE}`;
+is(scalar @exports, 0, 'the module exports only its ngx_ symbols')
+    or diag join "\n", @exports[0 .. 4];
+
 conf_with("$wp lb=cluster");
 ($ok, $out) = $t->test_config;
 ok($ok, 'lb=NAME selects a listed lb worker') or diag $out;
