@@ -85,6 +85,23 @@ ok(!$worker{tomcat3}, '$sticky_worker never names the removed member')
 is(sticky(session_id('new', 'tomcat4'), 10), 'tomcat4 10',
    'a session of the added member sticks to it');
 
+# --- a reload that grows the file past the zone's capacity -------------------------
+# The zone gets a new size, so nginx maps new memory; the state is read from
+# the previous configuration's zone.
+
+my @extra = map { ["extra$_" => { port => $port{tomcat2}, activation => 'S' }] } 1 .. 40;
+$t->write_file('workers.properties',
+               lb_properties('cluster', { recover_time => 60 },
+                             (map { [$_ => { port => $port{$_} }] } qw(tomcat1 tomcat2 tomcat4)),
+                             @extra));
+$offset = -s $t->error_log;
+is($t->reload, 1, 'reload with 43 members (a larger zone)');
+like($t->log_since($offset), qr/state of 3 workers kept, 40 new/,
+     'the larger zone took the state of the kept members');
+$s = traffic(20, 5);
+is($s->{failed}, 0, 'after growing: every request is served') or diag explain $s;
+is($s->{tried_dead}, 0, 'after growing: tomcat1 is still in error') or diag explain $s;
+
 $t->finish;
 done_testing;
 
