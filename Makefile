@@ -30,7 +30,7 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
               libapache2-mod-jk perl curl tomcat10-user default-jdk-headless
 
-.PHONY: all module core unit test test-unit test-nginx deps clean demo demo-stop
+.PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop
 
 all: module
 
@@ -82,11 +82,27 @@ unit: $(UNIT_BIN)
 test-unit: $(UNIT_BIN)
 	cd t/unit && $(UNIT_BIN)
 
+# The same unit tests, core included, under AddressSanitizer + UBSan.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_OBJS  := $(patsubst %.cc,$(BUILD)/san/%.o,$(CORE_SRCS) $(UNIT_SRCS))
+SAN_BIN   := $(BUILD)/san/core_tests
+
+$(BUILD)/san/%.o: %.cc $(CORE_HDRS) $(wildcard t/unit/*.h)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O1 -g $(SAN_FLAGS) -Wall -Wextra -Werror -Isrc -c $< -o $@
+
+$(SAN_BIN): $(SAN_OBJS)
+	$(CXX) $(SAN_FLAGS) $^ -lgmock -lgtest_main -lgtest -pthread -o $@
+
+test-unit-san: $(SAN_BIN)
+	cd t/unit && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BIN) --gtest_brief=1
+
 test-nginx: $(MODULE)
 	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
 
 test: deps
-	$(MAKE) test-unit
+	$(MAKE) -j$$(nproc) test-unit test-unit-san module
 	$(MAKE) test-nginx
 
 # --- setup -----------------------------------------------------------------
