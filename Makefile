@@ -66,7 +66,8 @@ $(BUILD)/nginx/Makefile: config
 $(MODULE): $(BUILD)/nginx/Makefile $(CORE_LIB) $(GLUE_SRCS)
 	rm -f $(BUILD)/nginx/ngx_http_sticky_module.so
 	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
-	cp $(BUILD)/nginx/ngx_http_sticky_module.so $@
+	# a new file, renamed over the old one: running nginx processes map it
+	cp $(BUILD)/nginx/ngx_http_sticky_module.so $@.tmp && mv -f $@.tmp $@
 
 module: $(MODULE)
 

@@ -10,21 +10,29 @@
 # Environment:
 #   MODULE               the module to load (default: build/ngx_http_sticky_module.so)
 #   NGINX_BIN            default /usr/sbin/nginx
+#   DEMO_PORT            nginx's port on 127.0.0.1 (and [::1]), default 8080
+#   DEMO_DIR             the state directory, default demo/.run: the cluster,
+#                        the cart app's build, workers.properties, nginx's
+#                        prefix (conf, logs, pid). `stop` and `status` need the
+#                        same DEMO_DIR as `start`. (DEMO_STATE_DIR: older name.)
 #   DEMO_MANAGER         backup (default) or delta: Tomcat's session manager
-#   DEMO_STATE_DIR       default demo/.run: cluster, workers.properties, nginx prefix
 #   DEMO_PLAIN_UPSTREAM  1: plain round-robin `server` lines, no module (only
 #                        for testing the demo itself while the module is not built)
+#
+# Two demos with different DEMO_DIR and DEMO_PORT run side by side (the
+# tests do so); only processes recorded in DEMO_DIR are ever stopped.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 CLUSTER=$REPO/t/tomcat/cluster.sh
-STATE=${DEMO_STATE_DIR:-$HERE/.run}
+STATE=$(realpath -m "${DEMO_DIR:-${DEMO_STATE_DIR:-$HERE/.run}}")   # nginx -p and pid checks want it absolute
 MODULE=$(realpath -m "${MODULE:-$REPO/build/ngx_http_sticky_module.so}")  # load_module needs it absolute
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 MANAGER=${DEMO_MANAGER:-backup}
 PLAIN=${DEMO_PLAIN_UPSTREAM:-0}
-PORT=8080                          # the spec's; the Tomcats get other free ports
+PORT=${DEMO_PORT:-8080}            # the Tomcats get other free ports
+[[ $PORT =~ ^[0-9]+$ ]] && ((PORT >= 1 && PORT <= 65535)) || { echo "demo: error: DEMO_PORT must be a port number, not '$PORT'" >&2; exit 2; }
 NGINX_PREFIX=$STATE/nginx
 NGINX_PID=$NGINX_PREFIX/logs/nginx.pid
 
@@ -178,13 +186,17 @@ cmd_start() {
     port_in_use "$PORT" && die "port $PORT is in use by another program"
 
     install_missing
-    "$REPO/demo/cartapp/build.sh" "$REPO/build/cartapp" >&2
     mkdir -p "$STATE"
+    # Built into the state dir: a demo started beside this one does not
+    # replace the app under our feet.
+    "$REPO/demo/cartapp/build.sh" "$STATE/cartapp" >&2
 
     say "starting 3 Tomcats ($MANAGER manager)"
-    "$CLUSTER" start "$STATE/cluster" --nodes 3 --manager "$MANAGER" --app "$REPO/build/cartapp/ROOT"
-    # From here on any failure (die included) stops the Tomcats again.
-    trap 'say "start failed; stopping the Tomcats"; "$CLUSTER" stop "$STATE/cluster" || true' EXIT
+    # The Tomcats' ports are picked freely, but never nginx's.
+    CLUSTER_AVOID_PORTS=$PORT "$CLUSTER" start "$STATE/cluster" --nodes 3 --manager "$MANAGER" \
+        --app "$STATE/cartapp/ROOT"
+    # From here on any failure (die included) stops what was started.
+    trap 'say "start failed; stopping what was started"; stop_nginx; "$CLUSTER" stop "$STATE/cluster" || true' EXIT
     "$CLUSTER" workers "$STATE/cluster" > "$STATE/workers.properties"
     start_nginx
     trap - EXIT
@@ -203,8 +215,22 @@ The demo is up.
   workers.properties: $STATE/workers.properties
   nginx:             $NGINX_PREFIX/conf/nginx.conf, logs in $NGINX_PREFIX/logs/
   Tomcat logs:       $STATE/cluster/node*/logs/catalina.out
-  Stop with:         demo/demo.sh stop
+  Stop with:         $(stop_command)
 EOF
+}
+
+# How to stop this demo: with the DEMO_DIR it was started with.
+stop_command() {
+    if [[ -n ${DEMO_DIR:-${DEMO_STATE_DIR:-}} ]]; then
+        echo "DEMO_DIR=$STATE demo/demo.sh stop"
+    else
+        echo "demo/demo.sh stop"
+    fi
+}
+
+# The port the running nginx listens on, from its configuration.
+running_port() {
+    sed -n 's/^ *listen 127\.0\.0\.1:\([0-9]*\);.*/\1/p' "$NGINX_PREFIX/conf/nginx.conf" 2>/dev/null | head -n 1
 }
 
 cmd_stop() {
@@ -217,7 +243,7 @@ cmd_stop() {
 cmd_status() {
     local pid
     if pid=$(nginx_master_pid); then
-        echo "nginx   up       http://localhost:$PORT/ pid=$pid"
+        echo "nginx   up       http://localhost:$(running_port)/ pid=$pid"
     else
         echo "nginx   down"
     fi

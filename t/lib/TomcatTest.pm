@@ -25,7 +25,7 @@ use FindBin;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive);
+our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive proc_start_time);
 
 my $REPO = _repo();
 our $CLUSTER_SH = "$REPO/t/tomcat/cluster.sh";
@@ -100,6 +100,19 @@ sub jvm_alive {
     return index($cmd, $marker) >= 0;
 }
 
+# The start time of process $pid (field 22 of /proc/PID/stat, clock ticks
+# since boot), undef when there is no such process or it is a zombie. A pid
+# with the same start time is the same process.
+sub proc_start_time {
+    my ($pid) = @_;
+    return undef unless $pid && open my $fh, '<', "/proc/$pid/stat";
+    my $line = <$fh> // return undef;
+    my ($rest) = $line =~ /^\d+ \(.*\) (.*)$/s or return undef;
+    my @f = split ' ', $rest;    # f[0] is field 3 (state)
+    return undef if $f[0] eq 'Z' || $f[0] eq 'X';
+    return $f[19];
+}
+
 # Runs a command with stdout and stderr appended to $log; dies with the
 # log's tail when it fails. Returns the stdout+stderr of this run.
 sub run_logged {
@@ -143,6 +156,15 @@ sub start {
     my $t0 = time;
     TomcatTest::run_logged($self->{log}, $TomcatTest::CLUSTER_SH, 'start', $dir, @args);
     $self->{start_seconds} = time - $t0;
+    $self->load_env;
+    return $self;
+}
+
+# A cluster someone else started (demo/demo.sh): its cluster.env only; it is
+# not stopped at exit.
+sub attach {
+    my ($class, $dir) = @_;
+    my $self = bless { dir => $dir, log => "$dir.log", stopped => 1 }, $class;
     $self->load_env;
     return $self;
 }

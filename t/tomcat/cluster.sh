@@ -16,7 +16,9 @@
 # NODEi_PID (empty when not running); plus NODES, MANAGER, START_SECONDS.
 #
 # Environment: CLUSTER_START_TIMEOUT (s, default 180), CLUSTER_STOP_TIMEOUT
-# (s, default 20), CLUSTER_JAVA_OPTS (extra JVM options for every node).
+# (s, default 20), CLUSTER_JAVA_OPTS (extra JVM options for every node),
+# CLUSTER_AVOID_PORTS (ports, comma- or space-separated, that start must not
+# pick: e.g. the port of the nginx in front, when it is not 8080).
 #
 # Processes are only ever signalled by the pid this script recorded, after
 # checking that the pid still is the JVM of that instance: two clusters in
@@ -101,13 +103,15 @@ log_tail() {
 
 # --- ports -------------------------------------------------------------------
 
-# Prints N free TCP ports on 127.0.0.1, never 8080 (nginx's in the demo) nor
-# any port given after N. They are taken below the kernel's ephemeral range,
-# so that a client connection of a running node cannot take one later.
+# Prints N free TCP ports on 127.0.0.1, never 8080 (nginx's in the demo), one
+# of CLUSTER_AVOID_PORTS or any port given after N. They are taken below the
+# kernel's ephemeral range, so that a client connection of a running node
+# cannot take one later.
 # Perl, because perl-base is on every Debian system.
 pick_ports() {
     perl -MIO::Socket::INET -e '
         my ($n, @exclude) = @ARGV;
+        push @exclude, grep { /^\d+$/ } split /[\s,]+/, $ENV{CLUSTER_AVOID_PORTS} // "";
         my %seen = map { $_ => 1 } (8080, @exclude);
         my $lo = 32768;
         if (open my $f, "<", "/proc/sys/net/ipv4/ip_local_port_range") {
