@@ -12,7 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use StickyTest qw(lb_properties session_id header served_by upstream_addrs
-                  route_changed);
+                  route_changed only);
 
 my $t = StickyTest->new;
 my $front = $t->port('front');
@@ -163,20 +163,9 @@ done_testing;
 
 # --- helpers --------------------------------------------------------------------------
 
-# One request to the upstream's location, with a Cookie header if given.
-sub req {
-    my ($upstream, $cookie, $path) = @_;
-    return $t->get($front, "/$upstream/" . ($path // 'page'),
-                   defined $cookie ? (Cookie => $cookie) : ());
-}
+sub req { $t->upstream_get($front, @_) }
 
-# $n requests with JSESSIONID=$id; "WHO N[, WHO N]" of who answered.
-sub spread {
-    my ($upstream, $n, $id) = @_;
-    my %who;
-    $who{served_by(req($upstream, "JSESSIONID=$id"))}++ for 1 .. $n;
-    return join ', ', map { "$_ $who{$_}" } sort keys %who;
-}
+sub spread { my ($up, $n, $id) = @_; $t->sticky_spread($front, $up, $id, $n) }
 
 # $n distinct sessions ID.$route, each sent $repeat (2) times; returns
 # { who => requests }. A session answered by two members is counted as
@@ -195,20 +184,7 @@ sub spread_ids {
     return \%who;
 }
 
-# $n requests without a session; returns { who => count }.
-sub spread_new {
-    my ($upstream, $n) = @_;
-    my %who;
-    $who{served_by(req($upstream, undef, "new$_"))}++ for 1 .. $n;
-    return \%who;
-}
-
-# True when every key of %$who is one of @allowed.
-sub only {
-    my ($who, @allowed) = @_;
-    my %ok = map { $_ => 1 } @allowed;
-    return !grep { !$ok{$_} } keys %$who;
-}
+sub spread_new { $t->new_sessions($front, @_) }
 
 # With sticky_session_force, a session whose member is down gets 503 from the
 # module, without trying any member: no backend answers, $upstream_addr

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use StickyTest qw(lb_properties session_id header served_by route_changed);
+use StickyTest qw(lb_properties session_id header served_by route_changed within only);
 
 my $t = StickyTest->new;
 my $front = $t->port('front');
@@ -154,27 +154,11 @@ done_testing;
 
 # --- helpers ------------------------------------------------------------------------------
 
-sub req {
-    my ($upstream, $cookie, $path) = @_;
-    return $t->get($front, "/$upstream/" . ($path // 'page'),
-                   defined $cookie ? (Cookie => $cookie) : ());
-}
+sub req { $t->upstream_get($front, @_) }
 
-# $n requests without a session; { who => count }.
-sub new_sessions {
-    my ($upstream, $n) = @_;
-    my %who;
-    $who{served_by(req($upstream, undef, "new$_"))}++ for 1 .. $n;
-    return \%who;
-}
+sub new_sessions { $t->new_sessions($front, @_) }
 
-# $n requests with JSESSIONID=$id; "WHO N[, WHO N]".
-sub sticky {
-    my ($upstream, $id, $n) = @_;
-    my %who;
-    $who{served_by(req($upstream, "JSESSIONID=$id"))}++ for 1 .. $n;
-    return join ', ', map { "$_ $who{$_}" } sort keys %who;
-}
+sub sticky { $t->sticky_spread($front, @_) }
 
 # $n distinct sessions ID.$route, each sent twice; { who => sessions }, and
 # "split" for a session whose two requests went to different members.
@@ -189,15 +173,3 @@ sub sessions {
     return \%who;
 }
 
-sub only {
-    my ($who, @allowed) = @_;
-    my %ok = map { $_ => 1 } @allowed;
-    return !grep { !$ok{$_} } keys %$who;
-}
-
-# $got within $want +- $tol.
-sub within {
-    my ($got, $want, $tol, $what) = @_;
-    $got //= 0;
-    ok(abs($got - $want) <= $tol, $what) or diag "got $got, want $want +- $tol";
-}

@@ -13,7 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
 use StickyTest qw(lb_properties session_id header served_by upstream_addrs
-                  route_changed);
+                  route_changed within);
 
 my $t = StickyTest->new;
 my $front = $t->port('front');
@@ -191,29 +191,9 @@ done_testing;
 
 # --- helpers --------------------------------------------------------------------------------
 
-sub req {
-    my ($upstream, $cookie, $path) = @_;
-    return $t->get($front, "/$upstream/" . ($path // 'page'),
-                   defined $cookie ? (Cookie => $cookie) : ());
-}
+sub req { $t->upstream_get($front, @_) }
 
-sub new_sessions {
-    my ($upstream, $n) = @_;
-    my %who;
-    $who{served_by(req($upstream, undef, "new$_"))}++ for 1 .. $n;
-    return \%who;
-}
+sub new_sessions { $t->new_sessions($front, @_) }
 
-# $n requests with JSESSIONID=$id; "WHO N[, WHO N]".
-sub sticky {
-    my ($upstream, $id, $n) = @_;
-    my %who;
-    $who{served_by(req($upstream, "JSESSIONID=$id"))}++ for 1 .. $n;
-    return join ', ', map { "$_ $who{$_}" } sort keys %who;
-}
+sub sticky { $t->sticky_spread($front, @_) }
 
-sub within {
-    my ($got, $want, $tol, $what) = @_;
-    $got //= 0;
-    ok(abs($got - $want) <= $tol, $what) or diag "got $got, want $want +- $tol";
-}

@@ -25,7 +25,7 @@ use Time::HiRes qw(sleep time);
 use Digest::MD5 qw(md5_hex);
 
 our @EXPORT_OK = qw(free_port lb_properties session_id header served_by
-                    upstream_addrs route_changed);
+                    upstream_addrs route_changed within only);
 
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = $ENV{STICKY_MODULE}
@@ -388,6 +388,46 @@ sub header {
 }
 
 # Who answered: the backend's route (X-Backend) for a 200, else "status N".
+# $got within $want +- $tol, as one named test.
+sub within {
+    my ($got, $want, $tol, $what) = @_;
+    $got //= 0;
+    ok(abs($got - $want) <= $tol, $what) or diag "got $got, want $want +- $tol";
+}
+
+# True when every key of %$who (who answered => count) is one of @allowed.
+sub only {
+    my ($who, @allowed) = @_;
+    my %ok = map { $_ => 1 } @allowed;
+    return !grep { !$ok{$_} } keys %$who;
+}
+
+# For test files whose front server has one location per upstream,
+# `/<upstream>/...`: one request, with a Cookie header when given.
+sub upstream_get {
+    my ($self, $front, $upstream, $cookie, $path) = @_;
+    return $self->get($front, "/$upstream/" . ($path // 'page'),
+                      defined $cookie ? (Cookie => $cookie) : ());
+}
+
+# $n requests without a session; { who answered => count }.
+sub new_sessions {
+    my ($self, $front, $upstream, $n) = @_;
+    my %who;
+    $who{served_by($self->upstream_get($front, $upstream, undef, "new$_"))}++
+        for 1 .. $n;
+    return \%who;
+}
+
+# $n requests with JSESSIONID=$id; "WHO N[, WHO N]" of who answered.
+sub sticky_spread {
+    my ($self, $front, $upstream, $id, $n) = @_;
+    my %who;
+    $who{served_by($self->upstream_get($front, $upstream, "JSESSIONID=$id"))}++
+        for 1 .. $n;
+    return join ', ', map { "$_ $who{$_}" } sort keys %who;
+}
+
 sub served_by {
     my ($r) = @_;
     return $r->{status} == 200 && header($r, 'X-Backend') ne ''
