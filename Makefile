@@ -26,9 +26,12 @@ UNIT_BIN   := $(BUILD)/unit/core_tests
 GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 
 # tomcat10-user + a JDK: the real Tomcat cluster of `make demo` and the tests;
-# libapache2-mod-jk: its shipped workers.properties is a test input.
+# libapache2-mod-jk: its shipped workers.properties is a test input;
+# chromium: the status page's browser test (driven by playwright-core from
+# npm, with the machine's node >= 20).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
-              libapache2-mod-jk perl curl tomcat10-user default-jdk-headless
+              libapache2-mod-jk perl curl tomcat10-user default-jdk-headless \
+              chromium
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop
 
@@ -102,6 +105,12 @@ test-unit-san: $(SAN_BIN)
 test-nginx: $(MODULE)
 	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
 
+# The failure and recovery figures of README.md (about 5 minutes; not in
+# `make test`). `make bench` (below) runs it after the comparisons.
+.PHONY: bench-failover
+bench-failover: $(MODULE)
+	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) perl -I t/lib t/bench/failover.pl
+
 test: deps
 	$(MAKE) -j$$(nproc) test-unit test-unit-san module
 	$(MAKE) test-nginx
@@ -130,3 +139,100 @@ demo-stop:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- fuzzing (issue 6; not part of `make test`) -----------------------------
+#
+#   make fuzz [FUZZ_SECONDS=60]   each libFuzzer target for FUZZ_SECONDS
+#   make fuzz-build               only build build/fuzz/*_fuzz
+#
+# The core sources are compiled with clang straight from src/ (libFuzzer
+# needs every object instrumented), under ASan + UBSan. New inputs go to
+# build/fuzz/corpus-*; the seeds in fuzz/corpus/ (and t/data/) are read only.
+# A crash leaves build/fuzz/crash-*: make it a test in
+# t/unit/fuzz_regression_test.cc.
+
+FUZZ_PKGS     := clang-14 libclang-rt-14-dev
+FUZZ_CXX      ?= clang++-14
+FUZZ_SECONDS  ?= 60
+FUZZ_FLAGS    := -std=c++17 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Isrc
+FUZZ_SAN      := address,undefined
+FUZZ_OBJS     := $(patsubst src/%.cc,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
+FUZZ_TARGETS  := properties session
+FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
+FUZZ_SEEDS_properties := fuzz/corpus/properties t/data
+FUZZ_SEEDS_session    := fuzz/corpus/session
+FUZZ_OPTS_properties  := -dict=fuzz/properties.dict
+FUZZ_OPTS_session     :=
+
+.PHONY: fuzz fuzz-build fuzz-deps
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
+
+$(BUILD)/fuzz/obj/%.o: src/%.cc $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.cc $(FUZZ_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_OBJS) -o $@
+
+fuzz-build: fuzz-deps
+	$(MAKE) -j$$(nproc) $(FUZZ_BINS)
+
+# One target after the other, each bounded by FUZZ_SECONDS (and a timeout);
+# fails on the first crash, naming the input that reproduces it.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  case $$t in properties) seeds="$(FUZZ_SEEDS_properties)"; opts="$(FUZZ_OPTS_properties)";; \
+	              session) seeds="$(FUZZ_SEEDS_session)"; opts="$(FUZZ_OPTS_session)";; esac; \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  timeout -k 10 $$(( $(FUZZ_SECONDS) + 120 )) $(BUILD)/fuzz/$${t}_fuzz $$opts \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus-$$t $$seeds \
+	    > $(BUILD)/fuzz/$$t.log 2>&1 \
+	  || { tail -60 $(BUILD)/fuzz/$$t.log; echo "fuzz: $$t FAILED; reproduce: $(BUILD)/fuzz/$${t}_fuzz $$(ls -t $(BUILD)/fuzz/$$t-* 2>/dev/null | head -1)"; exit 1; }; \
+	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec))' $(BUILD)/fuzz/$$t.log; \
+	done; echo "fuzz: no crash in $(FUZZ_TARGETS)"
+
+# --- benchmarks (issue 6; not part of `make test`) -------------------------
+#
+#   make bench             every benchmark: the comparisons (bench-compare,
+#                          writes bench/RESULTS.md, which the README quotes;
+#                          about 10 minutes), then bench-failover (above)
+#   make bench-compare     the comparisons only
+#   make bench-core        only the Google Benchmark of the core
+#   make bench-compare BENCH_PARTS="rr haproxy"   some parts (bench/run.sh)
+#
+# Each comparison alternates A B A B ... and reports the ratio of every
+# pair and their median. BENCH_PAIRS, BENCH_SECONDS, BENCH_CONNECTIONS and
+# BENCH_NEW_PERCENT tune it (bench/run.sh).
+
+BENCH_PKGS  := wrk haproxy apache2 libapache2-mod-jk valgrind libbenchmark-dev \
+               tomcat10-user default-jdk-headless curl perl
+BENCH_BIN   := $(BUILD)/bench/core_bench
+BENCH_PARTS ?=
+
+.PHONY: bench bench-compare bench-core bench-core-build bench-deps
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+$(BENCH_BIN): bench/core_bench.cc $(CORE_LIB) $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -Isrc $< $(CORE_LIB) -lbenchmark -lpthread -o $@
+
+bench-core-build: $(BENCH_BIN)
+
+bench-core: bench-deps
+	$(MAKE) $(BENCH_BIN)
+	$(BENCH_BIN) --benchmark_min_time=0.3
+
+bench-compare: deps bench-deps
+	$(MAKE) -j$$(nproc) module $(BENCH_BIN)
+	MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) timeout -k 30 1800 bench/run.sh $(BENCH_PARTS)
+
+bench: bench-compare
+	$(MAKE) bench-failover

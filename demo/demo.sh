@@ -93,6 +93,12 @@ upstream_block() {
     echo "    }"
 }
 
+# The module's status page; read_write: the demo listens on localhost only.
+status_location() {
+    [[ $PLAIN == 1 ]] && return
+    printf '\n        location = /sticky-status {\n            sticky_status read_write;\n        }\n'
+}
+
 write_nginx_conf() {
     mkdir -p "$NGINX_PREFIX"/{conf,logs,temp}
     {
@@ -133,6 +139,7 @@ $(listen_lines)
             proxy_set_header Host \$http_host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
         }
+$(status_location)
     }
 }
 EOF
@@ -207,6 +214,7 @@ cmd_start() {
 The demo is up.
   Open http://localhost:$PORT/            the shopping cart, through nginx
        http://localhost:$PORT/cart.json   the same cart as JSON
+       http://localhost:$PORT/sticky-status   the status page: drain, stop, activate
   The page shows which Tomcat answered and the session id: its suffix
   (.tomcat1 ...) is the jvmRoute nginx routes by. Add books, reload, and
   stop one with "t/tomcat/cluster.sh kill $STATE/cluster N" to see failover.

@@ -8,7 +8,9 @@
  * This file holds the module definition, the directive, the upstream
  * initialisation and the 503 of sticky_session_force. The other files:
  * _workers.c turns the file into servers, _zone.c keeps the shared state,
- * _peer.c balances each request, _variables.c and _timer.c.
+ * _peer.c balances each request, _variables.c, _timer.c (maintenance) and
+ * _probe.c (active probes, and the recovery parameters of sticky_workers),
+ * _status.c the sticky_status page.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -28,9 +30,16 @@ static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_command_t  ngx_http_sticky_commands[] = {
 
     { ngx_string("sticky_workers"),
-      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_UPS_CONF|NGX_CONF_1MORE,
       ngx_http_sticky_workers,
       NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("sticky_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_sticky_status,
+      0,
       0,
       NULL },
 
@@ -120,10 +129,13 @@ ngx_http_sticky_postconfiguration(ngx_conf_t *cf)
 
 
 /*
- * nginx answers 502 when a balancer has no peer (NGX_BUSY). mod_jk answers
- * 503 when sticky_session_force refuses to move a session, and so do we: the
- * 502 is replaced by nginx's own 503 response (error_page 503 applies). An
- * error_page for 502 is handled by nginx before it gets here, and wins.
+ * nginx answers 502 when a balancer has no peer (NGX_BUSY), and 502 or 504
+ * when the last attempt could not connect. mod_jk answers 503 then (when
+ * sticky_session_force refuses to move a session, when no member is usable,
+ * when none could be reached), and so do we: nginx's own page is replaced by
+ * its 503 (error_page 503 applies). An error_page for 502 or 504 is handled
+ * by nginx before it gets here, and wins. A 502 sent by a backend is left
+ * alone: it came after a successful connect.
  */
 static ngx_int_t
 ngx_http_sticky_header_filter(ngx_http_request_t *r)
@@ -132,8 +144,10 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
 
     sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
 
-    if (sp && sp->force_503 && !sp->rewrote_503
-        && r->headers_out.status == NGX_HTTP_BAD_GATEWAY)
+    if (sp && (sp->force_503 || sp->unavailable) && !sp->rewrote_503
+        && (r->headers_out.status == NGX_HTTP_BAD_GATEWAY
+            || (sp->unavailable
+                && r->headers_out.status == NGX_HTTP_GATEWAY_TIME_OUT)))
     {
         sp->rewrote_503 = 1;
         return ngx_http_filter_finalize_request(r, &ngx_http_sticky_module,
@@ -205,18 +219,30 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
      *     conf->state = NULL;
      *     conf->peers = NULL;
      *     conf->peers_ready = 0;
+     *     conf->probe_uri = { 0, NULL };
+     *     conf->probe_requests = NULL;
+     *     conf->read_timeouts = NULL;
+     *     conf->connect_timeouts = NULL;
+     *     conf->member_timeouts = 0;
      */
+
+    sticky_health_options_init(&conf->health);
 
     return conf;
 }
 
 
-/* sticky_workers FILE [lb=NAME]; */
+/*
+ * sticky_workers FILE [lb=NAME] [probe=URI] [probe_interval=TIME]
+ *     [probe_timeout=TIME] [probe_passes=N] [probe_fails=N] [slow_start=TIME];
+ */
 static char *
 ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_sticky_srv_conf_t  *scf = conf;
 
+    char                          *rv;
+    ngx_int_t                      rc;
     ngx_str_t                     *value;
     ngx_uint_t                     i;
     ngx_http_upstream_srv_conf_t  *uscf;
@@ -246,6 +272,16 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        rc = ngx_http_sticky_recovery_param(cf, scf, &value[i]);
+
+        if (rc == NGX_OK) {
+            continue;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
@@ -261,5 +297,17 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     uscf->peer.init_upstream = ngx_http_sticky_init_upstream;
     uscf->flags = NGX_HTTP_UPSTREAM_CREATE;
 
-    return ngx_http_sticky_load_workers(cf, uscf, scf);
+    rv = ngx_http_sticky_load_workers(cf, uscf, scf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    sticky_balancer_set_health(scf->balancer, &scf->health);
+
+    rv = ngx_http_sticky_init_member_timeouts(cf, scf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_sticky_init_probes(cf, scf);
 }

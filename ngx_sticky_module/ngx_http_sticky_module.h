@@ -29,6 +29,15 @@ typedef struct {
     /* member i -> its round robin peer; filled once per worker process */
     ngx_http_upstream_rr_peer_t  **peers;
     ngx_uint_t                     peers_ready;
+
+    /* failure and recovery (issue 4) */
+    sticky_health_options_t        health;     /* probe=, slow_start=, ... */
+    ngx_str_t                      probe_uri;  /* empty: a request probes */
+    ngx_uint_t                     probe_params;     /* probe_* given */
+    ngx_str_t                     *probe_requests;   /* per member */
+    ngx_msec_t                    *read_timeouts;    /* per member, 0: none */
+    ngx_msec_t                    *connect_timeouts; /* per member, 0: none */
+    ngx_uint_t                     member_timeouts;  /* any of them set */
 } ngx_http_sticky_srv_conf_t;
 
 
@@ -48,6 +57,12 @@ typedef struct {
 
     unsigned                           force_503:1;
     unsigned                           rewrote_503:1;
+    unsigned                           unavailable:1;  /* nothing usable, or
+                                                          the last attempt
+                                                          could not connect */
+
+    ngx_msec_t                         read_timeout;     /* the location's */
+    ngx_msec_t                         connect_timeout;  /* the location's */
 
     uint64_t                          *tried;       /* one bit per member */
 } ngx_http_sticky_peer_data_t;
@@ -75,5 +90,21 @@ ngx_int_t ngx_http_sticky_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_sticky_timer.c: per-process maintenance */
 ngx_int_t ngx_http_sticky_init_timer(ngx_cycle_t *cycle);
+
+/* ngx_http_sticky_peer.c: worker.X.reply_timeout and socket_connect_timeout */
+char *ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf);
+
+/* ngx_http_sticky_probe.c: active probes (probe=URI) and the recovery
+ * parameters of sticky_workers; NGX_DECLINED: not one of those */
+ngx_int_t ngx_http_sticky_recovery_param(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf, ngx_str_t *value);
+char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf);
+void ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
+    ngx_log_t *log);
+
+/* ngx_http_sticky_status.c: the sticky_status directive (issue 5) */
+char *ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 #endif /* NGX_HTTP_STICKY_MODULE_H */

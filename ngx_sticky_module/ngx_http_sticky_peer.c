@@ -4,6 +4,10 @@
  * (report the outcome). Round robin's per-request data is set up too, and
  * kept consistent (`current`, `tried`, `conns`), so that nginx's SSL session
  * reuse, the keepalive module and `zone` keep working beside us.
+ *
+ * What an attempt's end says of its member (ngx_http_sticky_outcome()):
+ * refused or timed out before the request went out, a broken or invalid
+ * reply, a reply timeout, or an answer whose status fail_on_status judges.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -17,8 +21,10 @@ static void ngx_http_sticky_find_sessions(ngx_http_request_t *r,
     ngx_http_sticky_peer_data_t *sp);
 static void ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
     ngx_http_upstream_rr_peers_t *peers);
-static ngx_int_t ngx_http_sticky_outcome(ngx_http_upstream_t *u,
-    ngx_uint_t state);
+static int ngx_http_sticky_outcome(ngx_peer_connection_t *pc,
+    ngx_http_upstream_t *u, ngx_uint_t state, int *status);
+static ngx_uint_t ngx_http_sticky_body_broken(ngx_http_upstream_t *u,
+    ngx_connection_t *c);
 
 
 /* Called once per request, before the first attempt. */
@@ -28,6 +34,8 @@ ngx_http_sticky_init_peer(ngx_http_request_t *r,
 {
     size_t                        words;
     ngx_uint_t                    i;
+    ngx_http_upstream_t          *u;
+    ngx_http_upstream_conf_t     *conf;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_sticky_peer_data_t  *sp;
 
@@ -66,6 +74,27 @@ ngx_http_sticky_init_peer(ngx_http_request_t *r,
     sp->request = r;
     sp->conf = scf;
     sp->member = -1;
+
+    /*
+     * worker.X.reply_timeout and socket_connect_timeout replace the
+     * location's proxy_read_timeout and proxy_connect_timeout for attempts
+     * on that member: the request gets its own copy of the upstream
+     * settings, adjusted by get() before each connect.
+     */
+    if (scf->member_timeouts) {
+        u = r->upstream;
+
+        conf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        *conf = *u->conf;
+        u->conf = conf;
+
+        sp->read_timeout = conf->read_timeout;
+        sp->connect_timeout = conf->connect_timeout;
+    }
 
     ngx_http_sticky_find_sessions(r, sp);
 
@@ -157,6 +186,7 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_msec_t                    now;
     ngx_slab_pool_t              *shpool;
     sticky_transition_t           t[33];   /* forced recoveries + 1 */
+    ngx_http_upstream_t          *u;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_upstream_rr_peer_t  *peer;
 
@@ -165,6 +195,9 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     now = ngx_current_msec;
     n = 0;
     changed = 0;
+
+    pc->cached = 0;
+    pc->connection = NULL;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -198,12 +231,26 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
 
     if (sp->decision.verdict != STICKY_PICK_MEMBER) {
         sp->force_503 = (sp->decision.verdict == STICKY_PICK_FORCE_503);
+        sp->unavailable = 1;
         pc->name = sp->rrp.peers->name;
         return NGX_BUSY;
     }
 
     sp->member = sp->decision.member;
     sp->attempts++;
+    sp->unavailable = 0;
+
+    if (scf->member_timeouts) {
+        u = sp->request->upstream;
+
+        u->conf->read_timeout = scf->read_timeouts[sp->member]
+                                ? scf->read_timeouts[sp->member]
+                                : sp->read_timeout;
+        u->conf->connect_timeout = scf->connect_timeouts[sp->member]
+                                   ? scf->connect_timeouts[sp->member]
+                                   : sp->connect_timeout;
+    }
+
     sp->tried[sp->member / 64] |= (uint64_t) 1 << (sp->member % 64);
 
     peer = scf->peers[sp->member];
@@ -234,6 +281,7 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_sticky_peer_data_t  *sp = data;
 
+    int                           outcome, status;
     off_t                         sent, received;
     ngx_uint_t                    changed;
     ngx_slab_pool_t              *shpool;
@@ -253,10 +301,16 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     sent = u->state ? u->state->bytes_sent : 0;
     received = u->state ? u->state->bytes_received : 0;
 
+    outcome = ngx_http_sticky_outcome(pc, u, state, &status);
+
+    if (outcome == STICKY_OUTCOME_CONNECT_FAILED) {
+        sp->unavailable = 1;
+    }
+
     ngx_shmtx_lock(&shpool->mutex);
 
     changed = sticky_report_end(scf->balancer, scf->state, sp->member,
-                                ngx_http_sticky_outcome(u, state),
+                                outcome, status,
                                 sent > 0 ? sent : 0,
                                 received > 0 ? received : 0,
                                 ngx_current_msec, &t);
@@ -286,29 +340,114 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
 
 
 /*
- * What an attempt says of its member. A retry on a status (proxy_next_upstream
- * http_502 ...) comes as NGX_PEER_FAILED too, but the member answered: only
- * fail_on_status may hold that against it.
+ * What an attempt says of its member, and the status it answered (0: none).
+ *
+ * NGX_PEER_FAILED (or NEXT) comes from ngx_http_upstream_next(): with a
+ * status, nginx retries on it (proxy_next_upstream http_500 ...) and the
+ * member did answer; without, the connection failed, before the request
+ * went out (connect refused or timed out) or after (broken or invalid reply,
+ * read timeout). A cached keepalive connection the member had closed says
+ * nothing: nginx retries it without counting a try.
+ *
+ * State 0 comes from ngx_http_upstream_finalize_request(), also when the
+ * body broke after the header was passed on: the pipe and the connection
+ * tell. No status then means no answer yet (the client went away).
  */
-static ngx_int_t
-ngx_http_sticky_outcome(ngx_http_upstream_t *u, ngx_uint_t state)
+static int
+ngx_http_sticky_outcome(ngx_peer_connection_t *pc, ngx_http_upstream_t *u,
+    ngx_uint_t state, int *status)
 {
-    if (state & NGX_PEER_FAILED) {
+    ngx_connection_t  *c;
 
-        if (u->headers_in.status_n) {
+    c = pc->connection;
+    *status = (int) u->headers_in.status_n;
+
+    if (state & (NGX_PEER_FAILED|NGX_PEER_NEXT)) {
+
+        if (*status) {
+            return STICKY_OUTCOME_SUCCESS;
+        }
+
+        if (pc->cached) {
             return STICKY_OUTCOME_NEUTRAL;
         }
 
-        if (u->state && u->state->connect_time == (ngx_msec_t) -1) {
+        if (!u->request_sent) {
             return STICKY_OUTCOME_CONNECT_FAILED;
+        }
+
+        if (c && c->read->timedout) {
+            return STICKY_OUTCOME_REPLY_TIMEOUT;
         }
 
         return STICKY_OUTCOME_READ_FAILED;
     }
 
-    if (state & NGX_PEER_NEXT) {
+    if (*status == 0) {
         return STICKY_OUTCOME_NEUTRAL;
     }
 
+    if (c && c->read->timedout) {
+        return STICKY_OUTCOME_REPLY_TIMEOUT;
+    }
+
+    if (ngx_http_sticky_body_broken(u, c)) {
+        return STICKY_OUTCOME_READ_FAILED;
+    }
+
     return STICKY_OUTCOME_SUCCESS;
+}
+
+
+/* The response body stopped short: an error, or a close before its length. */
+static ngx_uint_t
+ngx_http_sticky_body_broken(ngx_http_upstream_t *u, ngx_connection_t *c)
+{
+    ngx_event_pipe_t  *p;
+
+    if (u->buffering) {
+        p = u->pipe;
+
+        return p && (p->upstream_error
+                     || (p->upstream_eof && !p->upstream_done
+                         && p->length > 0));
+    }
+
+    return c && (c->read->error || (c->read->eof && u->length > 0));
+}
+
+
+/*
+ * Configuration time: the members' own timeouts, mod_jk's reply_timeout
+ * (the longest wait for a reply, as proxy_read_timeout) and
+ * socket_connect_timeout, by member index; 0 keeps the location's.
+ */
+char *
+ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf)
+{
+    ngx_uint_t       i;
+    sticky_member_t  m;
+
+    scf->read_timeouts = ngx_pcalloc(cf->pool,
+                                     scf->nmembers * sizeof(ngx_msec_t));
+    scf->connect_timeouts = ngx_pcalloc(cf->pool,
+                                        scf->nmembers * sizeof(ngx_msec_t));
+
+    if (scf->read_timeouts == NULL || scf->connect_timeouts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < scf->nmembers; i++) {
+        sticky_lb_member(scf->lb, i, &m);
+
+        scf->read_timeouts[i] = m.reply_timeout;
+        scf->connect_timeouts[i] = m.connect_timeout;
+
+        if (m.reply_timeout || m.connect_timeout) {
+            scf->member_timeouts = 1;
+        }
+    }
+
+    return NGX_CONF_OK;
 }

@@ -1,36 +1,82 @@
 /*
- * One maintenance timer per worker process for all sticky upstreams: it
- * moves members whose recover_time is over back into use and decays load
- * values once per worker.maintain (the core keeps the time of the last decay
- * in the zone, so all processes together decay once). The timer is
- * cancelable: a quitting worker does not wait for it.
+ * One maintenance timer per worker process for all sticky upstreams. Each
+ * tick, under an upstream's zone lock: probe claims past their deadline are
+ * dropped, local errors older than error_escalation_time become ERR,
+ * members whose recover_time is over become ERR/REC, and once per
+ * worker.maintain for all processes together (the core keeps the time in
+ * the zone) load values decay. With probe=URI the tick then claims the
+ * members due for a probe and sends the probes, after unlocking.
+ *
+ * The period is 1 s, or the shortest probe_interval when that is shorter:
+ * recovery is noticed within a tick of recover_time, not within
+ * worker.maintain as in mod_jk. The timer is cancelable and stops re-arming
+ * when the process quits, so a quitting or reloading process never waits
+ * for it.
  */
 
 #include "ngx_http_sticky_module.h"
 
 
-#define NGX_HTTP_STICKY_TICK  1000
+#define NGX_HTTP_STICKY_TICK         1000
+#define NGX_HTTP_STICKY_TRANSITIONS  64
+#define NGX_HTTP_STICKY_CLAIMS       16
+
+
+typedef struct {
+    ngx_event_t   event;
+    ngx_cycle_t  *cycle;
+    ngx_msec_t    period;
+} ngx_http_sticky_timer_t;
 
 
 static void ngx_http_sticky_tick(ngx_event_t *ev);
+static void ngx_http_sticky_maintain(ngx_http_sticky_srv_conf_t *scf,
+    ngx_log_t *log);
 
 
+/* Called in init_process, in worker processes only. */
 ngx_int_t
 ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
 {
-    ngx_event_t  *ev;
+    ngx_uint_t                      i;
+    ngx_msec_t                      period, tick;
+    ngx_http_sticky_timer_t        *timer;
+    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
 
-    ev = ngx_pcalloc(cycle->pool, sizeof(ngx_event_t));
-    if (ev == NULL) {
+    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+    period = NGX_HTTP_STICKY_TICK;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
+
+        if (scf->balancer) {
+            tick = (ngx_msec_t) sticky_balancer_tick_ms(scf->balancer);
+            period = ngx_min(period, tick);
+        }
+    }
+
+    timer = ngx_pcalloc(cycle->pool, sizeof(ngx_http_sticky_timer_t));
+    if (timer == NULL) {
         return NGX_ERROR;
     }
 
-    ev->handler = ngx_http_sticky_tick;
-    ev->log = cycle->log;
-    ev->data = cycle;
-    ev->cancelable = 1;
+    timer->cycle = cycle;
+    timer->period = period;
 
-    ngx_add_timer(ev, NGX_HTTP_STICKY_TICK);
+    timer->event.handler = ngx_http_sticky_tick;
+    timer->event.log = cycle->log;
+    timer->event.data = timer;
+    timer->event.cancelable = 1;
+
+    ngx_add_timer(&timer->event, period);
 
     return NGX_OK;
 }
@@ -39,11 +85,9 @@ ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
 static void
 ngx_http_sticky_tick(ngx_event_t *ev)
 {
-    size_t                          i, n;
+    ngx_http_sticky_timer_t  *timer = ev->data;
+
     ngx_uint_t                      u;
-    ngx_cycle_t                    *cycle = ev->data;
-    ngx_slab_pool_t                *shpool;
-    sticky_transition_t             t[32];
     ngx_http_upstream_srv_conf_t  **uscfp;
     ngx_http_upstream_main_conf_t  *umcf;
     ngx_http_sticky_srv_conf_t     *scf;
@@ -52,7 +96,8 @@ ngx_http_sticky_tick(ngx_event_t *ev)
         return;
     }
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
+    umcf = ngx_http_cycle_get_module_main_conf(timer->cycle,
+                                               ngx_http_upstream_module);
     uscfp = umcf->upstreams.elts;
 
     for (u = 0; u < umcf->upstreams.nelts; u++) {
@@ -63,20 +108,52 @@ ngx_http_sticky_tick(ngx_event_t *ev)
 
         scf = ngx_http_conf_upstream_srv_conf(uscfp[u], ngx_http_sticky_module);
 
-        if (scf->balancer == NULL || scf->state == NULL) {
-            continue;
-        }
-
-        shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
-
-        ngx_shmtx_lock(&shpool->mutex);
-        n = sticky_maintain(scf->balancer, scf->state, ngx_current_msec, t, 32);
-        ngx_shmtx_unlock(&shpool->mutex);
-
-        for (i = 0; i < n; i++) {
-            ngx_http_sticky_log_transition(ev->log, scf, &t[i]);
+        if (scf->balancer && scf->state) {
+            ngx_http_sticky_maintain(scf, ev->log);
         }
     }
 
-    ngx_add_timer(ev, NGX_HTTP_STICKY_TICK);
+    ngx_add_timer(ev, timer->period);
+}
+
+
+/* One upstream's tick: the lock is held for the core's calls only. */
+static void
+ngx_http_sticky_maintain(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
+{
+    size_t                 i, n, claimed;
+    ngx_msec_t             now;
+    ngx_slab_pool_t       *shpool;
+    sticky_transition_t    t[NGX_HTTP_STICKY_TRANSITIONS];
+    sticky_probe_claim_t   claim[NGX_HTTP_STICKY_CLAIMS];
+
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+    now = ngx_current_msec;
+    claimed = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = sticky_maintain(scf->balancer, scf->state, now, t,
+                        NGX_HTTP_STICKY_TRANSITIONS);
+
+    if (scf->probe_uri.len) {
+        claimed = sticky_probe_claim(scf->balancer, scf->state, now,
+                                     (unsigned) ngx_pid, claim,
+                                     NGX_HTTP_STICKY_CLAIMS);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        ngx_http_sticky_log_transition(log, scf, &t[i]);
+    }
+
+    for (i = 0; i < claimed; i++) {
+
+        if (claim[i].changed) {
+            ngx_http_sticky_log_transition(log, scf, &claim[i].t);
+        }
+
+        ngx_http_sticky_probe(scf, claim[i].member, log);
+    }
 }

@@ -216,13 +216,19 @@ ngx_http_sticky_log_transition(ngx_log_t *log, ngx_http_sticky_srv_conf_t *scf,
     sticky_transition_t *t)
 {
     ngx_str_t     name;
+    ngx_uint_t    level;
     sticky_str_t  s;
 
     s = sticky_balancer_member_name(scf->balancer, t->member);
     name.data = (u_char *) s.data;
     name.len = s.len;
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
+    /* into an error: warn; out of one: notice; busy, idle, probing: info */
+    level = (t->level == STICKY_LOG_INFO) ? NGX_LOG_INFO
+            : (t->level == STICKY_LOG_NOTICE) ? NGX_LOG_NOTICE
+            : NGX_LOG_WARN;
+
+    ngx_log_error(level, log, 0,
                   "upstream \"%V\" worker \"%V\" is now %s (%s, was %s)",
                   &scf->upstream->host, &name, t->to, t->cause, t->from);
 }

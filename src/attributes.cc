@@ -140,9 +140,18 @@ std::optional<WorkerKey> SplitWorkerKey(std::string_view key) {
   return WorkerKey{std::string(rest.substr(0, dot)), std::string(rest.substr(dot + 1))};
 }
 
+// No attribute name holds a '.', so "ends with '.' + name" is "the text
+// after the last '.' is name" (IsValidKey runs for every key of the file).
+constexpr bool NoDots(const std::string_view* names, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (names[i].find('.') != std::string_view::npos) return false;
+  return true;
+}
+static_assert(NoDots(kSupported, std::size(kSupported)));
+
 bool IsValidKey(std::string_view key) {
   if (key.substr(0, 7) != "worker.") return true;  // a variable
-  return EndsWithAny(key, kSupported);
+  return Contains(kSupported, key.substr(key.rfind('.') + 1));
 }
 
 bool IsSupportedAttribute(std::string_view attribute) {

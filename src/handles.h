@@ -11,4 +11,14 @@ struct sticky_lb_s {
   const sticky::Balancer* rep;
 };
 
+namespace sticky {
+class Selector;
+}
+
+// What the status and admin boundary reads of a balancer handle (defined in
+// sticky_core_balancer.cc, which owns sticky_balancer_s).
+const sticky::Balancer& StickyBalancerModel(const sticky_balancer_t* b);
+const sticky::Selector& StickyBalancerSelector(const sticky_balancer_t* b);
+unsigned StickyBalancerMaintain(const sticky_balancer_t* b);
+
 #endif  // STICKY_HANDLES_H

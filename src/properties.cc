@@ -10,12 +10,12 @@
 namespace sticky {
 
 const Property* Properties::Find(std::string_view key) const {
-  auto it = index_.find(std::string(key));
+  auto it = index_.find(key);
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
 Property* Properties::FindMutable(std::string_view key) {
-  auto it = index_.find(std::string(key));
+  auto it = index_.find(key);
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
@@ -26,7 +26,7 @@ void Properties::Add(Property property) {
 
 std::vector<size_t> Properties::WithPrefix(std::string_view prefix) const {
   std::vector<size_t> found;
-  for (auto it = index_.lower_bound(std::string(prefix));
+  for (auto it = index_.lower_bound(prefix);
        it != index_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
     found.push_back(it->second);
   std::sort(found.begin(), found.end());  // map order = order of definition
@@ -97,6 +97,10 @@ class Reader {
   std::set<std::tuple<unsigned, std::string, std::string>> reported_;
   // Prefixes whose references are already copied in.
   std::set<std::string> resolved_;
+  // `.reference` keys copied from a reference already resolved: mod_jk
+  // empties a reference once it has copied it (values[i] = NULL), so such a
+  // copy holds NULL and is never resolved.
+  std::set<std::string> spent_;
 };
 
 void Reader::Report(Severity severity, const SourceLocation& where, std::string_view key,
@@ -280,6 +284,7 @@ void Reader::ResolveReferences() {
   for (size_t i = 0; i < properties_.entries().size(); ++i) {
     const Property& p = properties_.entries()[i];
     if (!StartsWith(p.key, "worker.") || !EndsWith(p.key, kReference)) continue;
+    if (spent_.count(p.key)) continue;
     Property start = p;  // a copy: entries() grows while resolving
     ResolveChain(start.key.substr(0, start.key.size() - kReference.size()), 1, start);
   }
@@ -296,7 +301,7 @@ bool Reader::ResolveChain(const std::string& prefix, int depth, const Property& 
   }
   if (resolved_.count(prefix)) return true;  // copying again would add nothing
   const Property* found = properties_.Find(prefix + std::string(kReference));
-  if (found == nullptr) return true;
+  if (found == nullptr || spent_.count(found->key)) return true;
   Property reference = *found;
   if (!ResolveChain(reference.value, depth + 1, start)) return false;
   if (!Inherit(reference, prefix + ".")) return false;
@@ -337,6 +342,14 @@ bool Reader::Inherit(const Property& reference, const std::string& to) {
              Quote(key) + " inherited from " + Quote(source.key) +
                  " is not a supported attribute, mod_jk ignores it");
     std::string origin = source.inherited_from.empty() ? source.key : source.inherited_from;
+    // A copy of a reference already resolved is spent, as in mod_jk (whose
+    // copy holds NULL by then). Resolving it would copy the reference it came
+    // from once more, one level deeper each time, until memory runs out
+    // (found by fuzzing: t/unit/fuzz_regression_test.cc).
+    if (EndsWith(source.key, kReference) &&
+        (spent_.count(source.key) ||
+         resolved_.count(source.key.substr(0, source.key.size() - kReference.size()))))
+      spent_.insert(key);
     properties_.Add(Property{key, source.value, source.where, origin});
   }
   return true;

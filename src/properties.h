@@ -21,6 +21,7 @@
 
 #include <string>
 #include <string_view>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -50,7 +51,9 @@ class Properties {
 
  private:
   std::vector<Property> entries_;
-  std::map<std::string, size_t> index_;  // ordered: WithPrefix is a range
+  // Ordered (WithPrefix is a range); std::less<> finds a string_view
+  // without making a std::string of it.
+  std::map<std::string, size_t, std::less<>> index_;
 };
 
 // Reads `text` (the content of `file`) and appends every problem found to

@@ -44,6 +44,18 @@ double RendezvousScore(std::uint64_t hash, std::uint32_t weight) {
   return -static_cast<double>(weight < 1 ? 1 : weight) / std::log(u);
 }
 
+// The common case, decided without a call into state.cc: an OK member is
+// usable (MemberUsable() is true) and not due for recovery.
+bool Healthy(const MemberState& m) {
+  return m.health == static_cast<std::uint8_t>(Health::kOk) ||
+         m.health == static_cast<std::uint8_t>(Health::kOkIdle);
+}
+
+// The hash of a route in the route table (FNV-1a; any good hash would do).
+std::size_t RouteHash(std::string_view route) {
+  return static_cast<std::size_t>(Fmix64(Fnv1a(kFnvOffset, route)));
+}
+
 // mod_jk's find_best_bydomain() takes the part of the route before its first '.'.
 std::string_view FirstComponent(std::string_view route) { return route.substr(0, route.find('.')); }
 
@@ -84,9 +96,23 @@ Selector::Selector(const Balancer& balancer)
     members_.push_back(std::move(info));
   }
 
+  for (const MemberInfo& info : members_) distances_.push_back(info.distance);
+
   for (std::size_t i = 0; i < members_.size(); ++i) by_route_.push_back(static_cast<int>(i));
   std::stable_sort(by_route_.begin(), by_route_.end(),
                    [this](int a, int b) { return members_[a].route < members_[b].route; });
+
+  // The route table: open addressing, at most half full; the first member
+  // with a route wins, as in by_route_.
+  std::size_t slots = 4;
+  while (slots < 2 * members_.size()) slots *= 2;
+  route_table_.assign(slots, -1);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    std::size_t h = RouteHash(members_[i].route) & (slots - 1);
+    while (route_table_[h] >= 0 && members_[route_table_[h]].route != members_[i].route)
+      h = (h + 1) & (slots - 1);
+    if (route_table_[h] < 0) route_table_[h] = static_cast<int>(i);
+  }
 
   for (std::size_t i = 0; i < members_.size(); ++i) {
     const std::string& name = members_[i].domain;
@@ -113,11 +139,19 @@ Selector::Selector(const Balancer& balancer)
 }
 
 int Selector::FindRoute(std::string_view route) const noexcept {
-  auto it = std::lower_bound(
-      by_route_.begin(), by_route_.end(), route,
-      [this](int i, std::string_view r) { return std::string_view(members_[i].route) < r; });
-  if (it == by_route_.end() || members_[*it].route != route) return -1;
-  return *it;
+  if (route_table_.empty()) {  // while the constructor is still running
+    auto it = std::lower_bound(
+        by_route_.begin(), by_route_.end(), route,
+        [this](int i, std::string_view r) { return std::string_view(members_[i].route) < r; });
+    if (it == by_route_.end() || members_[*it].route != route) return -1;
+    return *it;
+  }
+  const std::size_t mask = route_table_.size() - 1;
+  for (std::size_t h = RouteHash(route) & mask;; h = (h + 1) & mask) {
+    const int i = route_table_[h];
+    if (i < 0) return -1;
+    if (members_[i].route == route) return i;
+  }
 }
 
 int Selector::FindDomain(std::string_view domain) const noexcept {
@@ -132,14 +166,14 @@ int Selector::FindDomain(std::string_view domain) const noexcept {
 bool Selector::Usable(const Zone& zone, const SelectRequest& request, int i) const noexcept {
   const MemberState& m = zone.record(i);
   return !WasTried(request.tried, i) && m.GetActivation() == Activation::kActive &&
-         HealthUsable(EffectiveHealth(m, request.now_ms));
+         (Healthy(m) || MemberUsable(zone, m, request.now_ms));
 }
 
 // mod_jk's JK_WORKER_USABLE_STICKY: a Disabled member still serves its sessions.
 bool Selector::StickyUsable(const Zone& zone, const SelectRequest& request, int i) const noexcept {
   const MemberState& m = zone.record(i);
   return !WasTried(request.tried, i) && m.GetActivation() != Activation::kStopped &&
-         HealthUsable(EffectiveHealth(m, request.now_ms));
+         (Healthy(m) || MemberUsable(zone, m, request.now_ms));
 }
 
 int Selector::Rendezvous(const Zone& zone, const SelectRequest& request, const int* indexes,
@@ -168,27 +202,48 @@ int Selector::Rendezvous(const Zone& zone, const SelectRequest& request, const i
 // scanning from a rotating offset so that ties take turns.
 int Selector::BestByValue(const Zone& zone, const SelectRequest& request) const noexcept {
   const std::size_t n = members_.size();
-  std::uint64_t max_value = 0;
-  for (std::size_t i = 0; i < n; ++i) max_value = std::max(max_value, zone.record(i).lb_value);
-  int best = -1;
-  int best_distance = INT_MAX;
-  std::uint64_t best_value = 0;
   const std::size_t offset = static_cast<std::size_t>(request.rotation % n);
-  for (std::size_t k = 0; k < n; ++k) {
-    const int i = static_cast<int>((offset + k) % n);
-    if (!Usable(zone, request, i)) continue;
-    const MemberState& m = zone.record(i);
-    // A member whose recover time just passed counts as loaded as the busiest,
-    // as it will be once ReportStart() moves it to ERR/REC.
-    const std::uint64_t value = RecoverDue(m, request.now_ms) ? max_value : m.lb_value;
-    const int distance = members_[i].distance;
-    if (best < 0 || distance < best_distance || (distance == best_distance && value < best_value)) {
-      best = i;
-      best_distance = distance;
-      best_value = value;
+  // A member whose recover time just passed counts as loaded as the busiest,
+  // as it will be once ReportStart() moves it to ERR/REC. That maximum takes
+  // a pass over the zone of its own: made only when such a member is usable.
+  const MemberState* records = zone.records();
+  const std::uint64_t* tried = request.tried;
+  const std::uint64_t now_ms = request.now_ms;
+  bool know_max = false;
+  std::uint64_t max_value = 0;
+  for (;;) {
+    int best = -1;
+    int best_distance = INT_MAX;
+    std::uint64_t best_value = 0;
+    bool need_max = false;
+    for (std::size_t k = 0, i = offset; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
+      // Usable(), inline: this loop is the cost of a new session.
+      const MemberState& m = records[i];
+      if (m.activation != static_cast<std::uint8_t>(Activation::kActive) || WasTried(tried, i))
+        continue;
+      std::uint64_t value = m.lb_value;
+      if (!Healthy(m)) {
+        if (!MemberUsable(zone, m, now_ms)) continue;
+        if (RecoverDue(m, now_ms)) {
+          if (!know_max) {
+            need_max = true;
+            break;
+          }
+          value = max_value;
+        }
+      }
+      const int distance = distances_[i];
+      if (best < 0 || distance < best_distance ||
+          (distance == best_distance && value < best_value)) {
+        best = static_cast<int>(i);
+        best_distance = distance;
+        best_value = value;
+      }
     }
+    if (!need_max) return best;
+    for (std::size_t i = 0; i < n; ++i) max_value = std::max(max_value, records[i].lb_value);
+    know_max = true;
   }
-  return best;
 }
 
 // mod_jk's find_failover_worker() takes the redirect of the first member

@@ -131,6 +131,8 @@ class Selector {
 
   std::vector<MemberInfo> members_;
   std::vector<int> by_route_;      // member indexes sorted by route
+  std::vector<int> route_table_;   // hash table route -> member index (-1: empty)
+  std::vector<int> distances_;     // members_[i].distance, packed for BestByValue's scan
   std::vector<Domain> domains_;    // sorted by name
   std::vector<int> hot_standbys_;  // redirect targets in member order, no repeats
   bool sticky_session_ = true;

@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include <cstring>
+
 namespace sticky {
 namespace {
 
@@ -7,6 +9,26 @@ namespace {
 // undefined behaviour of passing it a negative char).
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// The first of `a` or `b` in `s` from `from`, or npos: two memchr() calls
+// (the second only up to the first's hit), several times fewer
+// instructions than a loop over the bytes or string_view::find_first_of().
+std::size_t FindEither(std::string_view s, std::size_t from, char a, char b) {
+  if (from >= s.size()) return std::string_view::npos;
+  const char* begin = s.data() + from;
+  std::size_t n = s.size() - from;
+  const void* hit = std::memchr(begin, a, n);
+  if (hit != nullptr) n = static_cast<std::size_t>(static_cast<const char*>(hit) - begin);
+  if (const void* other = std::memchr(begin, b, n)) hit = other;
+  return hit == nullptr ? std::string_view::npos
+                        : static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+}
+
+// `needle` (not empty) in `s` from `from`, or npos.
+std::size_t FindText(std::string_view s, std::string_view needle, std::size_t from) {
+  if (from >= s.size()) return std::string_view::npos;
+  return s.find(needle, from);
 }
 
 std::string_view TrimSpace(std::string_view s) {
@@ -29,13 +51,13 @@ void Add(std::string_view id, SessionSource source, SessionCandidate* out, std::
 void FindPathParameter(std::string_view uri, std::string_view name, SessionCandidate* out,
                        std::size_t capacity, std::size_t* count) {
   if (name.empty()) return;
-  std::string_view path = uri.substr(0, uri.find_first_of("?#"));
-  for (std::size_t at = path.find(name); at != std::string_view::npos;
-       at = path.find(name, at + 1)) {
+  std::string_view path = uri.substr(0, FindEither(uri, 0, '?', '#'));
+  for (std::size_t at = FindText(path, name, 0); at != std::string_view::npos;
+       at = FindText(path, name, at + 1)) {
     std::size_t value_start = at + name.size();
     if (value_start >= path.size() || path[value_start] != '=') continue;
     std::string_view value = path.substr(value_start + 1);
-    value = value.substr(0, value.find_first_of(";/"));
+    value = value.substr(0, FindEither(value, 0, ';', '/'));
     if (value.empty()) continue;
     Add(value, SessionSource::kPathParameter, out, capacity, count);
     return;  // mod_jk uses one path parameter at most
@@ -45,7 +67,7 @@ void FindPathParameter(std::string_view uri, std::string_view name, SessionCandi
 // mod_jk's get_cookie() on one header value: every occurrence, in order.
 void FindCookies(std::string_view header, std::string_view name, SessionCandidate* out,
                  std::size_t capacity, std::size_t* count) {
-  std::size_t at = header.find(name);
+  std::size_t at = FindText(header, name, 0);
   while (at != std::string_view::npos && *count < capacity) {
     // "XJSESSIONID=" or "a=xJSESSIONID=" must not match.
     bool starts_cookie = at == 0 || header[at - 1] == ';' || header[at - 1] == ',' ||
@@ -53,18 +75,18 @@ void FindCookies(std::string_view header, std::string_view name, SessionCandidat
     std::size_t pos = at + name.size();
     while (pos < header.size() && IsSpace(header[pos])) ++pos;
     if (!starts_cookie || pos >= header.size() || header[pos] != '=') {
-      at = header.find(name, at + 1);
+      at = FindText(header, name, at + 1);
       continue;
     }
     std::size_t value_start = pos + 1;
-    std::size_t value_end = header.find_first_of(";,", value_start);
+    std::size_t value_end = FindEither(header, value_start, ';', ',');
     if (value_end == std::string_view::npos) value_end = header.size();
     std::string_view value = TrimSpace(header.substr(value_start, value_end - value_start));
     // Quoted values (bug 55683): JSESSIONID="ABC.n1".
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
     Add(value, SessionSource::kCookie, out, capacity, count);
-    at = header.find(name, value_end);
+    at = FindText(header, name, value_end);
   }
 }
 

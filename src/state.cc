@@ -7,6 +7,8 @@
 #include <numeric>
 #include <vector>
 
+#include "status_window.h"
+
 namespace sticky {
 namespace {
 
@@ -30,10 +32,25 @@ Activation ConfiguredActivation(const Member& m) {
   return m.port <= 0 ? Activation::kStopped : m.activation;
 }
 
-std::uint64_t MaxLbValue(const Zone& zone) {
-  std::uint64_t max = 0;
-  for (std::size_t i = 0; i < zone.member_count; ++i) max = std::max(max, zone.record(i).lb_value);
-  return max;
+void SetRecoveryPolicy(Zone& zone, const Balancer& b, const HealthOptions& o) {
+  zone.error_escalation_ms =
+      static_cast<std::uint64_t>(std::max(b.error_escalation_time, 0)) * 1000;
+  zone.max_reply_timeouts = static_cast<std::uint32_t>(std::max(b.max_reply_timeouts, 0));
+  zone.slow_start_ms = o.slow_start_ms;
+  zone.active_probes = o.active_probes ? 1 : 0;
+  zone.probe_interval_ms = std::max<std::uint64_t>(o.probe_interval_ms, 1);
+  zone.probe_timeout_ms = std::max<std::uint64_t>(o.probe_timeout_ms, 1);
+  zone.probe_passes = std::max<std::uint32_t>(o.probe_passes, 1);
+  zone.probe_fails = o.probe_fails;
+}
+
+// Adds `scaled` (in 1/kMultScale) to the load; what is below one unit is
+// carried to the next attempt, so a slow start ramps smoothly even when
+// lb_mult is 1.
+void AddLoad(MemberState& m, std::uint64_t scaled) {
+  const std::uint64_t total = SaturatingAdd(scaled, m.load_carry);
+  m.lb_value = SaturatingAdd(m.lb_value, total / kMultScale);
+  m.load_carry = static_cast<std::uint32_t>(total % kMultScale);
 }
 
 bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
@@ -42,76 +59,10 @@ bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_b
   return pa < pb + b_bytes && pb < pa + a_bytes;
 }
 
-// Collects transitions into the caller's array, dropping those that do not fit.
-struct TransitionList {
-  Transition* out;
-  std::size_t capacity;
-  std::size_t count = 0;
-  void Change(Zone& zone, std::size_t i, HealthCause cause, std::uint64_t now_ms) {
-    Transition t;
-    if (ChangeHealth(zone, i, cause, now_ms, &t) && out != nullptr && count < capacity)
-      out[count++] = t;
-  }
-};
-
-// mod_jk's decay_load(): halve per elapsed interval; Next subtracts the
-// lowest value among usable members instead (round robin of new sessions);
-// Busyness counts requests in flight and is never decayed.
-void DecayLoad(Zone& zone, std::uint64_t intervals, std::uint64_t now_ms) {
-  const Method method = zone.GetMethod();
-  if (method == Method::kBusyness) return;
-  if (method == Method::kNext) {
-    bool any = false;
-    std::uint64_t min = kMax;
-    for (std::size_t i = 0; i < zone.member_count; ++i) {
-      const MemberState& m = zone.record(i);
-      if (m.GetActivation() != Activation::kActive || !HealthUsable(EffectiveHealth(m, now_ms)))
-        continue;
-      any = true;
-      min = std::min(min, m.lb_value);
-    }
-    if (!any) return;
-    for (std::size_t i = 0; i < zone.member_count; ++i) {
-      MemberState& m = zone.record(i);
-      m.lb_value = m.lb_value > min ? m.lb_value - min : 0;
-    }
-    return;
-  }
-  for (std::size_t i = 0; i < zone.member_count; ++i) {
-    MemberState& m = zone.record(i);
-    m.lb_value = intervals >= 64 ? 0 : m.lb_value >> intervals;
-  }
-}
-
 }  // namespace
 
-const char* HealthName(Health health) noexcept {
-  switch (health) {
-    case Health::kOkIdle: return "OK/IDLE";
-    case Health::kOk: return "OK";
-    case Health::kRecovering: return "ERR/REC";
-    case Health::kForcedRecovery: return "ERR/FRC";
-    case Health::kBusy: return "OK/BUSY";
-    case Health::kError: return "ERR";
-    case Health::kProbing: return "ERR/PRB";
-  }
-  return "UNKNOWN";
-}
-
-const char* HealthCauseName(HealthCause cause) noexcept {
-  switch (cause) {
-    case HealthCause::kRequestSucceeded: return "request succeeded";
-    case HealthCause::kConnectFailed: return "connect failed";
-    case HealthCause::kReadFailed: return "read failed";
-    case HealthCause::kRecoverTimer: return "recover time passed";
-    case HealthCause::kForcedRecovery: return "forced recovery";
-    case HealthCause::kIdle: return "idle";
-  }
-  return "unknown";
-}
-
 Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
-               std::uint64_t now_ms) noexcept {
+               std::uint64_t now_ms, const HealthOptions* options) noexcept {
   const std::size_t n = balancer.members.size();
   if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(MemberState) != 0 ||
       n > std::numeric_limits<std::uint32_t>::max() || bytes < ZoneBytes(n))
@@ -127,6 +78,7 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
   zone->method = static_cast<std::uint8_t>(balancer.method);
   zone->recover_time_ms = static_cast<std::uint64_t>(std::max(balancer.recover_time, 1)) * 1000;
   zone->last_maintenance_ms = now_ms;
+  SetRecoveryPolicy(*zone, balancer, options != nullptr ? *options : HealthOptions{});
   for (std::size_t i = 0; i < n; ++i) {
     const Member& m = balancer.members[i];
     MemberState* r = new (zone->records() + i) MemberState{};
@@ -135,6 +87,7 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
     r->activation = r->configured_activation = static_cast<std::uint8_t>(ConfiguredActivation(m));
     r->lbfactor = r->configured_lbfactor = ConfiguredLbfactor(m);
     r->health = static_cast<std::uint8_t>(Health::kOkIdle);
+    r->busy_limit = m.busy_limit > 0 ? static_cast<std::uint32_t>(m.busy_limit) : 0;
   }
   RecomputeMultipliers(*zone);
   return zone;
@@ -154,7 +107,7 @@ const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept {
 
 Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
                     const void* old_memory, std::size_t old_bytes, std::uint64_t now_ms,
-                    ReconcileStats* stats) {
+                    ReconcileStats* stats, const HealthOptions* options) {
   ReconcileStats local;
   ReconcileStats& s = stats != nullptr ? *stats : local;
   s = ReconcileStats{};
@@ -162,7 +115,7 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
   if (old == nullptr) {
     s.fresh = true;
     s.added = balancer.members.size();
-    return InitZone(memory, bytes, balancer, now_ms);
+    return InitZone(memory, bytes, balancer, now_ms, options);
   }
   // The new zone may be written over the old one: work from a copy then.
   std::vector<std::uint64_t> copy;
@@ -173,7 +126,7 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
     old = reinterpret_cast<const Zone*>(copy.data());
   }
 
-  Zone* zone = InitZone(memory, bytes, balancer, now_ms);
+  Zone* zone = InitZone(memory, bytes, balancer, now_ms, options);
   if (zone == nullptr) return nullptr;
   zone->last_maintenance_ms = old->last_maintenance_ms;  // keep the decay cadence
   zone->rotation = old->rotation;
@@ -198,6 +151,15 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
     kept.configured_activation = fresh.configured_activation;
     kept.configured_lbfactor = fresh.configured_lbfactor;
     kept.in_flight = 0;
+    kept.busy_limit = fresh.busy_limit;
+    // Probes and busy counts of the old configuration end against its records.
+    if (kept.GetHealth() == Health::kBusy) kept.health = static_cast<std::uint8_t>(Health::kOk);
+    if (kept.GetHealth() == Health::kProbing)
+      kept.health = static_cast<std::uint8_t>(Health::kRecovering);
+    kept.probe_kind = static_cast<std::uint8_t>(ProbeKind::kNone);
+    kept.probe_owner = 0;
+    kept.probe_deadline_ms = 0;
+    kept.next_probe_ms = 0;
     // Load values of another method mean nothing; Busyness is in_flight × mult.
     if (method_changed || zone->GetMethod() == Method::kBusyness) kept.lb_value = 0;
     fresh = kept;
@@ -231,58 +193,6 @@ void RecomputeMultipliers(Zone& zone) noexcept {
   }
 }
 
-bool HealthUsable(Health health) noexcept {
-  return health == Health::kOkIdle || health == Health::kOk || health == Health::kRecovering ||
-         health == Health::kForcedRecovery;
-}
-
-bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept {
-  return member.GetHealth() == Health::kError && now_ms >= member.recover_at_ms;
-}
-
-Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept {
-  return RecoverDue(member, now_ms) ? Health::kRecovering : member.GetHealth();
-}
-
-bool ChangeHealth(Zone& zone, std::size_t index, HealthCause cause, std::uint64_t now_ms,
-                  Transition* transition) noexcept {
-  if (index >= zone.member_count) return false;
-  MemberState& m = zone.record(index);
-  const Health from = m.GetHealth();
-  Health to = from;
-  switch (cause) {
-    case HealthCause::kRequestSucceeded:
-      to = Health::kOk;
-      m.first_error_ms = m.last_error_ms = m.recover_at_ms = 0;
-      break;
-    case HealthCause::kConnectFailed:
-    case HealthCause::kReadFailed:
-      to = Health::kError;
-      if (m.first_error_ms == 0) m.first_error_ms = now_ms;
-      m.last_error_ms = now_ms;
-      m.recover_at_ms = SaturatingAdd(now_ms, zone.recover_time_ms);
-      break;
-    case HealthCause::kRecoverTimer:
-      if (!RecoverDue(m, now_ms)) break;
-      to = Health::kRecovering;
-      // mod_jk: a recovering member starts at the highest load, so that it is
-      // not flooded with every new session at once.
-      if (zone.GetMethod() != Method::kBusyness) m.lb_value = MaxLbValue(zone);
-      break;
-    case HealthCause::kForcedRecovery:
-      if (from == Health::kError) to = Health::kForcedRecovery;
-      break;
-    case HealthCause::kIdle:
-      if (from == Health::kOk) to = Health::kOkIdle;
-      break;
-  }
-  if (to == from) return false;
-  m.health = static_cast<std::uint8_t>(to);
-  if (transition != nullptr)
-    *transition = Transition{static_cast<std::uint32_t>(index), from, to, cause};
-  return true;
-}
-
 bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
                  Transition* transition) noexcept {
   if (index >= zone.member_count) return false;
@@ -291,20 +201,29 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
   ++m.requests;
   ++m.in_flight;
   if (kind.sticky_hit) ++m.sticky_hits;
+  // status page (issue 5): the drain view's activity
+  m.last_request_ms = now_ms;
+  if (kind.sticky_hit) CountStickyHit(m, now_ms);
   if (kind.new_session) ++m.new_sessions;
-  const bool changed = ChangeHealth(zone, index, HealthCause::kRecoverTimer, now_ms, transition);
+  // A recovering member picked for a request: that request is its probe
+  // (mod_jk's ERR/REC -> ERR/PRB), and others avoid it until it ends.
+  const bool changed =
+      EffectiveHealth(m, now_ms) == Health::kRecovering
+          ? ChangeHealth(zone, index, HealthCause::kProbeRequest, now_ms, transition)
+          : ChangeHealth(zone, index, HealthCause::kBusy, now_ms, transition);
+  const std::uint64_t mult = ScaledMult(zone, m, now_ms);
   switch (zone.GetMethod()) {
     case Method::kRequest:
-      m.lb_value = SaturatingAdd(m.lb_value, m.lb_mult);
+      AddLoad(m, mult);
       break;
     case Method::kSession:
     case Method::kNext:
-      if (kind.new_session) m.lb_value = SaturatingAdd(m.lb_value, m.lb_mult);
+      if (kind.new_session) AddLoad(m, mult);
       break;
     case Method::kBusyness:
       // Derived from the in-flight count rather than added to and taken away,
       // so it cannot drift (mod_jk bug 44454).
-      m.lb_value = SaturatingMul(m.in_flight, m.lb_mult);
+      m.lb_value = SaturatingMul(m.in_flight, mult) / kMultScale;
       break;
     case Method::kTraffic:
       break;  // counted when the bytes are known, in ReportEnd()
@@ -320,55 +239,41 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
   if (m.in_flight > 0) --m.in_flight;
   m.bytes_sent = SaturatingAdd(m.bytes_sent, bytes_sent);
   m.bytes_received = SaturatingAdd(m.bytes_received, bytes_received);
+  const std::uint64_t mult = ScaledMult(zone, m, now_ms);
   if (zone.GetMethod() == Method::kTraffic)
-    m.lb_value = SaturatingAdd(
-        m.lb_value, SaturatingMul(SaturatingAdd(bytes_sent, bytes_received), m.lb_mult));
+    AddLoad(m, SaturatingMul(SaturatingAdd(bytes_sent, bytes_received), mult));
   else if (zone.GetMethod() == Method::kBusyness)
-    m.lb_value = SaturatingMul(m.in_flight, m.lb_mult);
+    m.lb_value = SaturatingMul(m.in_flight, mult) / kMultScale;
 
+  HealthCause cause = HealthCause::kRequestSucceeded;
   switch (outcome) {
     case Outcome::kSuccess:
-      return ChangeHealth(zone, index, HealthCause::kRequestSucceeded, now_ms, transition);
+      break;
     case Outcome::kConnectFailed:
-      ++m.errors;
-      return ChangeHealth(zone, index, HealthCause::kConnectFailed, now_ms, transition);
+      cause = HealthCause::kConnectFailed;
+      break;
     case Outcome::kReadFailed:
-      ++m.errors;
-      return ChangeHealth(zone, index, HealthCause::kReadFailed, now_ms, transition);
+      cause = HealthCause::kReadFailed;
+      break;
+    case Outcome::kReplyTimeout:
+      if (m.reply_timeouts < std::numeric_limits<std::uint32_t>::max()) ++m.reply_timeouts;
+      cause = HealthCause::kReplyTimeout;
+      break;
+    case Outcome::kFailOnStatus:
+      cause = HealthCause::kFailOnStatus;
+      break;
     case Outcome::kNeutral:
       break;
   }
-  return false;
-}
-
-std::size_t Maintain(Zone& zone, std::uint64_t now_ms, unsigned maintain_seconds,
-                     Transition* out, std::size_t capacity) noexcept {
-  TransitionList list{out, capacity};
-  const std::uint64_t interval = std::uint64_t{maintain_seconds} * 1000;
-  if (interval > 0 && now_ms >= zone.last_maintenance_ms &&
-      now_ms - zone.last_maintenance_ms >= interval) {
-    const std::uint64_t intervals = (now_ms - zone.last_maintenance_ms) / interval;
-    // Advance by whole intervals so that ticks arriving a little late do not
-    // stretch the cadence (mod_jk restarts it at "now").
-    zone.last_maintenance_ms += intervals * interval;
-    DecayLoad(zone, intervals, now_ms);
-    for (std::size_t i = 0; i < zone.member_count; ++i) {
-      MemberState& m = zone.record(i);
-      if (m.requests == m.requests_at_maintenance) list.Change(zone, i, HealthCause::kIdle, now_ms);
-      m.requests_at_maintenance = m.requests;
-    }
-  }
-  for (std::size_t i = 0; i < zone.member_count; ++i)
-    list.Change(zone, i, HealthCause::kRecoverTimer, now_ms);
-  return list.count;
-}
-
-std::size_t ForceRecovery(Zone& zone, std::uint64_t now_ms, Transition* out,
-                          std::size_t capacity) noexcept {
-  TransitionList list{out, capacity};
-  for (std::size_t i = 0; i < zone.member_count; ++i)
-    list.Change(zone, i, HealthCause::kForcedRecovery, now_ms);
-  return list.count;
+  if (outcome != Outcome::kSuccess && outcome != Outcome::kNeutral) ++m.errors;
+  if (outcome != Outcome::kNeutral && ChangeHealth(zone, index, cause, now_ms, transition))
+    return true;
+  // No verdict from the outcome: a request probe hands the member back to
+  // ERR/REC (the next request tests it); a busy member may have room again.
+  if (m.GetHealth() == Health::kProbing &&
+      m.probe_kind == static_cast<std::uint8_t>(ProbeKind::kRequest))
+    return ChangeHealth(zone, index, HealthCause::kProbeLost, now_ms, transition);
+  return ChangeHealth(zone, index, HealthCause::kNotBusy, now_ms, transition);
 }
 
 }  // namespace sticky

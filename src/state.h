@@ -14,7 +14,9 @@
 // Three things are kept apart, as HAProxy does (STYLE.md §3): `activation`
 // is the administrator's (A/D/S), `health` is what requests taught us, and
 // `lbfactor`/`lb_mult`/`lb_value` are weight and load. Health changes only
-// through ChangeHealth(), which reports each transition once.
+// through ChangeHealth(), which reports each transition once: its
+// vocabulary is in health.h, the machine in health.cc, active probe claims
+// in probe.h.
 #ifndef STICKY_STATE_H
 #define STICKY_STATE_H
 
@@ -23,52 +25,10 @@
 #include <string_view>
 #include <type_traits>
 
+#include "health.h"
 #include "model.h"
 
 namespace sticky {
-
-// mod_jk's runtime states with mod_jk's numbers (jk_lb_worker.h), so status
-// output and scripts written for jkstatus read the same values.
-enum class Health : std::uint8_t {
-  kOkIdle = 0,          // OK/IDLE: fine, no request since the last maintenance
-  kOk = 1,              // OK
-  kRecovering = 2,      // ERR/REC: recover_time passed, the next request tries it
-  kForcedRecovery = 3,  // ERR/FRC: nothing else was usable, so it is tried again
-  kBusy = 4,            // OK/BUSY: alive but refusing more (busy_limit); not usable
-  kError = 5,           // ERR: failed; rests until recover_at_ms
-  kProbing = 6,         // ERR/PRB: one request is testing it; not usable
-};
-
-// Why health changed. One cause per event the glue or the maintenance tick
-// can observe; a later state machine adds its own.
-enum class HealthCause : std::uint8_t {
-  kRequestSucceeded,  // a response came back
-  kConnectFailed,     // no connection (refused, timeout)
-  kReadFailed,        // the connection broke or the reply was invalid
-  kRecoverTimer,      // ERR and now >= recover_at_ms
-  kForcedRecovery,    // nothing was usable, every ERR member is tried again
-  kIdle,              // OK but no request since the last maintenance
-};
-
-// What the glue reports at the end of one attempt on a member.
-enum class Outcome : std::uint8_t {
-  kSuccess,        // a response was received
-  kConnectFailed,  // health -> ERR
-  kReadFailed,     // health -> ERR
-  kNeutral,        // says nothing about the member (client gave up, 404 retry)
-};
-
-// One health change, for one log line.
-struct Transition {
-  std::uint32_t member = 0;
-  Health from = Health::kOkIdle;
-  Health to = Health::kOkIdle;
-  HealthCause cause = HealthCause::kRequestSucceeded;
-};
-
-// Names as mod_jk's status worker prints them ("OK/IDLE", "ERR/REC", ...).
-const char* HealthName(Health health) noexcept;
-const char* HealthCauseName(HealthCause cause) noexcept;
 
 // mod_jk limits names to 63 bytes; one more is accepted here.
 inline constexpr std::size_t kMaxNameBytes = 64;
@@ -96,14 +56,41 @@ struct MemberState {
   std::uint64_t bytes_sent;            // to the member
   std::uint64_t bytes_received;        // from the member
 
+  // status page (issue 5): activity for the drain view (status_window.h)
+  std::uint64_t last_request_ms;       // latest attempt started; 0: none yet
+  std::uint64_t sticky_window_epoch;   // 10 s bucket number of the latest sticky hit
+  std::uint32_t sticky_window[6];      // sticky hits per 10 s bucket, ring by epoch % 6
+
+  // failure and recovery (issue 4): probes, reply timeouts, busy, slow start
+  std::uint64_t recovered_at_ms;       // back to OK after an error, while slow start lasts; 0: none
+  std::uint64_t probe_deadline_ms;     // a probe claim not ended by then is void
+  std::uint64_t next_probe_ms;         // the timer may probe the member again from then
+  std::uint64_t probes;                // active probes sent
+  std::uint64_t probe_failures;        // active probes that failed
+  std::uint32_t probe_owner;           // pid of the process probing it (active probe); 0: none
+  std::uint32_t busy_limit;            // as the file says; 0: no limit
+  std::uint32_t reply_timeouts;        // halved at each decay; ERR above max_reply_timeouts
+  std::uint16_t probe_passes;          // probes passed in a row while ERR/PRB
+  std::uint16_t probe_fails;           // probes failed in a row while healthy
+  std::uint8_t probe_kind;             // ProbeKind: who is testing the member
+  std::uint8_t reserved1[3];
+  std::uint32_t load_carry;            // slow start: load below one unit, in 1/kMultScale
+
   std::string_view Name() const noexcept { return std::string_view(name, name_length); }
   Health GetHealth() const noexcept { return static_cast<Health>(health); }
   Activation GetActivation() const noexcept { return static_cast<Activation>(activation); }
 };
 
+// Who holds a member's probe claim (MemberState::probe_kind).
+enum class ProbeKind : std::uint8_t {
+  kNone = 0,
+  kRequest = 1,  // a user request picked it in ERR/REC (no probe=): that request is the probe
+  kActive = 2,   // the timer of process probe_owner sent an HTTP probe (probe=URI)
+};
+
 inline constexpr std::uint32_t kZoneMagic = 0x4b4a5453;  // "STJK" in little-endian memory
 // Bump on any change to Zone or MemberState: a reload then starts fresh.
-inline constexpr std::uint32_t kZoneLayoutVersion = 1;
+inline constexpr std::uint32_t kZoneLayoutVersion = 2;
 
 // The zone header; member_count MemberState records follow it directly.
 struct Zone {
@@ -116,6 +103,16 @@ struct Zone {
   std::uint64_t recover_time_ms;   // the balancer's recover_time
   std::uint64_t last_maintenance_ms;
   std::uint64_t rotation;          // advanced by every started attempt: tie-break offset
+  // Recovery policy, rewritten from the configuration at every load.
+  std::uint64_t error_escalation_ms;  // a local error this old becomes ERR; 0: no local errors
+  std::uint64_t slow_start_ms;     // ramp of a recovered member's share; 0: mod_jk's rule
+  std::uint64_t probe_interval_ms;
+  std::uint64_t probe_timeout_ms;
+  std::uint32_t max_reply_timeouts;
+  std::uint32_t probe_passes;      // passed probes in a row that end an error
+  std::uint32_t probe_fails;       // failed probes in a row that take a member out; 0: off
+  std::uint8_t active_probes;      // probe=URI: ERR/REC is tested by probes, not by users
+  std::uint8_t reserved1[3];
 
   MemberState* records() noexcept;
   const MemberState* records() const noexcept;
@@ -126,8 +123,8 @@ struct Zone {
 
 static_assert(std::is_standard_layout_v<MemberState> && std::is_trivially_copyable_v<MemberState>);
 static_assert(std::is_standard_layout_v<Zone> && std::is_trivially_copyable_v<Zone>);
-static_assert(sizeof(MemberState) == 184 && sizeof(MemberState) % 8 == 0);
-static_assert(sizeof(Zone) == 48 && sizeof(Zone) % alignof(MemberState) == 0);
+static_assert(sizeof(MemberState) == 288 && sizeof(MemberState) % 8 == 0);
+static_assert(sizeof(Zone) == 96 && sizeof(Zone) % alignof(MemberState) == 0);
 
 inline MemberState* Zone::records() noexcept {
   return reinterpret_cast<MemberState*>(reinterpret_cast<unsigned char*>(this) + sizeof(Zone));
@@ -145,9 +142,10 @@ constexpr std::size_t ZoneBytes(std::size_t members) {
 // A fresh zone for `balancer` in `memory` (8-byte aligned, at least
 // ZoneBytes(members) long): every member OK/IDLE with zero load and counters.
 // Returns nullptr when the memory is too small or misaligned, or a member
-// name is longer than kMaxNameBytes.
+// name is longer than kMaxNameBytes. `options` (nullptr: the defaults) are
+// the recovery options of nginx.conf.
 Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
-               std::uint64_t now_ms) noexcept;
+               std::uint64_t now_ms, const HealthOptions* options = nullptr) noexcept;
 
 // The zone at `memory` if it is one of this layout and fits in `bytes`.
 const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept;
@@ -166,11 +164,13 @@ struct ReconcileStats {
 // removed one is dropped. An attribute the file changed (activation,
 // lbfactor) takes the file's value; otherwise a runtime edit is kept.
 // In-flight counts start at 0, because requests still running in old
-// worker processes end against the old records. Configuration time: may
-// allocate. Returns nullptr as InitZone() does.
+// worker processes end against the old records; for the same reason a
+// probe claim of the old configuration is dropped (ERR/PRB -> ERR/REC) and
+// OK/BUSY becomes OK. Configuration time: may allocate. Returns nullptr as
+// InitZone() does.
 Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
                     const void* old_memory, std::size_t old_bytes, std::uint64_t now_ms,
-                    ReconcileStats* stats = nullptr);
+                    ReconcileStats* stats = nullptr, const HealthOptions* options = nullptr);
 
 // The record index of the worker `name`, or -1.
 int FindRecord(const Zone& zone, std::string_view name) noexcept;
@@ -180,19 +180,34 @@ int FindRecord(const Zone& zone, std::string_view name) noexcept;
 // the ratios stay within a fraction of a percent and lb_value cannot wrap.
 void RecomputeMultipliers(Zone& zone) noexcept;
 
-// Health a request may use: OK/IDLE, OK, ERR/REC, ERR/FRC.
-bool HealthUsable(Health health) noexcept;
 // An ERR member whose recover time is over: selection treats it as ERR/REC
 // before any tick has moved it there.
 bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept;
 // Health as selection sees it at `now_ms` (RecoverDue -> ERR/REC).
 Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept;
+// Health lets a request use the member (activation aside): HealthUsable()
+// of the EffectiveHealth(), except ERR/REC when active probes test it.
+bool MemberUsable(const Zone& zone, const MemberState& member, std::uint64_t now_ms) noexcept;
 
-// THE place where health changes. Applies `cause` to member `index` and
-// returns true (filling *transition when given) only if the health state
-// changed; a cause that does not apply to the current state changes nothing,
-// except that a failure of a member already in ERR moves its error times
-// (mod_jk since 1.2.41 counts recover_time from the last failure).
+// The load one unit of work adds, in 1/kMultScale: lb_mult * kMultScale, or
+// more while the member is in slow start (times slow_start / time since its
+// recovery, at most 100 times), so that its share of new sessions grows
+// linearly from about nothing to its weight.
+inline constexpr std::uint64_t kMultScale = 1024;
+std::uint64_t ScaledMult(const Zone& zone, const MemberState& member,
+                         std::uint64_t now_ms) noexcept;
+
+// THE place where health changes (health.cc). Applies `cause` to member
+// `index` and returns true (filling *transition when given) only if the
+// health state changed; a cause that does not apply to the current state
+// changes nothing, except that:
+//  - a failure of a member already in ERR moves its error times (mod_jk
+//    since 1.2.41 counts recover_time from the last failure);
+//  - a connect or read failure of a healthy member while other attempts on
+//    it are in flight stays local (first_error_ms is set) until
+//    error_escalation_time, and a reply timeout stays local up to
+//    max_reply_timeouts (mod_jk's local errors: only that request avoids it).
+// The table of transitions is in README.md, "Failure and recovery".
 bool ChangeHealth(Zone& zone, std::size_t index, HealthCause cause, std::uint64_t now_ms,
                   Transition* transition = nullptr) noexcept;
 
@@ -203,33 +218,39 @@ struct AttemptKind {
 };
 
 // An attempt on member `index` starts (nginx: peer.get returned it).
-// Counts it, adds load by the method and advances the rotation. A member
-// picked because its recover time is over moves to ERR/REC here; returns
-// true and fills *transition if so.
+// Counts it, adds load by the method and advances the rotation. A member in
+// ERR/REC (or due for it) becomes ERR/PRB: this attempt is its probe; a
+// member reaching busy_limit becomes OK/BUSY. Returns true and fills
+// *transition if health changed.
 bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
                  Transition* transition = nullptr) noexcept;
 
 // The attempt on member `index` ended (nginx: peer.free). `bytes_sent` and
 // `bytes_received` feed the counters and the Traffic method. Returns true
-// and fills *transition if the outcome changed the member's health.
+// and fills *transition if the outcome changed the member's health (at
+// most one change: the outcome's, else leaving ERR/PRB or OK/BUSY).
 bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
                std::uint64_t bytes_received, std::uint64_t now_ms,
                Transition* transition = nullptr) noexcept;
 
 // The periodic tick (any process may call it; cheap when nothing is due).
-// Every call: ERR members whose recover time is over become ERR/REC.
+// Every call: probe claims past their deadline are dropped (ERR/PRB ->
+// ERR/REC), local errors older than error_escalation_time become ERR, ERR
+// members whose recover time is over become ERR/REC.
 // Once per `maintain_seconds` for all processes together (timestamp in the
 // header; 0 turns this part off): load decay — lb_value >>= elapsed
 // intervals (Request, Session, Traffic), minus the lowest usable value
 // (Next), nothing (Busyness) — and OK members without a request since the
-// previous decay become OK/IDLE. Writes up to `capacity` transitions to
-// `out` (each member changes at most once per call, so capacity =
-// member_count is enough) and returns how many it wrote.
+// previous decay become OK/IDLE; reply_timeouts decay like lb_value.
+// Writes up to `capacity` transitions to `out` (each member changes at most
+// once per call, so capacity = member_count is enough) and returns how many
+// it wrote.
 std::size_t Maintain(Zone& zone, std::uint64_t now_ms, unsigned maintain_seconds,
                      Transition* out, std::size_t capacity) noexcept;
 
 // mod_jk's forced recovery, for when no member is usable: every ERR member
-// becomes ERR/FRC so the next attempt may try it. Reports like Maintain().
+// (and ERR/REC, which users do not get when probes test it) becomes
+// ERR/FRC so the next attempt may try it. Reports like Maintain().
 std::size_t ForceRecovery(Zone& zone, std::uint64_t now_ms, Transition* out,
                           std::size_t capacity) noexcept;
 

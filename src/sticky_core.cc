@@ -141,4 +141,7 @@ STICKY_API void sticky_lb_member(const sticky_lb_t* lb, size_t index, sticky_mem
   out->domain = Str(m.domain);
   out->redirect = Str(m.redirect);
   out->line = m.where.line;
+  out->reply_timeout = m.reply_timeout > 0 ? static_cast<unsigned>(m.reply_timeout) : 0;
+  out->connect_timeout =
+      m.socket_connect_timeout > 0 ? static_cast<unsigned>(m.socket_connect_timeout) : 0;
 }

@@ -69,6 +69,9 @@ typedef struct {
     sticky_str_t  domain;
     sticky_str_t  redirect;
     unsigned      line;          /* where the member is defined in the file */
+    unsigned      reply_timeout;     /* ms; 0: proxy_read_timeout applies */
+    unsigned      connect_timeout;   /* ms, socket_connect_timeout; 0:
+                                        proxy_connect_timeout applies */
 } sticky_member_t;
 
 /*
@@ -194,19 +197,28 @@ void sticky_select(const sticky_balancer_t *b, const void *zone,
     const sticky_sessions_t *sessions, const uint64_t *tried, uint64_t now_ms,
     sticky_decision_t *out) STICKY_NOEXCEPT;
 
+/* How loud a transition is: into an error, back out of one, or routine. */
+enum {
+    STICKY_LOG_INFO = 0,        /* OK <-> OK/IDLE, OK/BUSY, ERR/REC, ERR/PRB */
+    STICKY_LOG_NOTICE = 1,      /* recovered: back to OK from an error */
+    STICKY_LOG_WARN = 2         /* ERR, ERR/FRC */
+};
+
 /* A change of a member's health, for one log line; texts are static. */
 typedef struct {
     size_t       member;
     const char  *from;
     const char  *to;
     const char  *cause;
+    int          level;         /* STICKY_LOG_... */
 } sticky_transition_t;
 
 enum {
-    STICKY_OUTCOME_SUCCESS = 0,
-    STICKY_OUTCOME_CONNECT_FAILED = 1,
-    STICKY_OUTCOME_READ_FAILED = 2,
-    STICKY_OUTCOME_NEUTRAL = 3      /* says nothing of the member */
+    STICKY_OUTCOME_SUCCESS = 0,         /* the member answered with `status` */
+    STICKY_OUTCOME_CONNECT_FAILED = 1,  /* refused, or timed out, before sending */
+    STICKY_OUTCOME_READ_FAILED = 2,     /* broken connection, invalid reply */
+    STICKY_OUTCOME_NEUTRAL = 3,         /* says nothing of the member */
+    STICKY_OUTCOME_REPLY_TIMEOUT = 4    /* no reply within the read timeout */
 };
 
 /* Request time, zone locked: an attempt on decision->member starts. Returns
@@ -215,9 +227,15 @@ int sticky_report_start(const sticky_balancer_t *b, void *zone,
     const sticky_decision_t *decision, uint64_t now_ms,
     sticky_transition_t *t) STICKY_NOEXCEPT;
 
-/* Request time, zone locked: the attempt on `member` ended. */
+/*
+ * Request time, zone locked: the attempt on `member` ended. With
+ * STICKY_OUTCOME_SUCCESS, `status` is the response status (0: unknown),
+ * judged by the member's fail_on_status: positive, the member goes to ERR;
+ * negative, the attempt counts as neutral. Returns 1 and fills *t when the
+ * member's health changed.
+ */
 int sticky_report_end(const sticky_balancer_t *b, void *zone, size_t member,
-    int outcome, uint64_t bytes_sent, uint64_t bytes_received,
+    int outcome, int status, uint64_t bytes_sent, uint64_t bytes_received,
     uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
 /* Timer, zone locked: recovery and load decay (worker.maintain). Writes up
@@ -228,6 +246,146 @@ size_t sticky_maintain(const sticky_balancer_t *b, void *zone,
 /* Zone locked: mod_jk's forced recovery when nothing is usable. */
 size_t sticky_force_recovery(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_transition_t *out, size_t n) STICKY_NOEXCEPT;
+
+/* --- failure and recovery (issue 4) ------------------------------------- */
+
+/* `sticky_workers FILE probe=URI ...`: recovery options from nginx.conf. */
+typedef struct {
+    int       probes;           /* probe=URI given: the timer tests members */
+    uint64_t  interval_ms;      /* probe_interval */
+    uint64_t  timeout_ms;       /* probe_timeout */
+    unsigned  passes;           /* probe_passes, >= 1 */
+    unsigned  fails;            /* probe_fails; 0: healthy members not probed */
+    uint64_t  slow_start_ms;    /* slow_start; 0: mod_jk's rule */
+} sticky_health_options_t;
+
+/* The defaults (probes off, interval 5 s, timeout 5 s, passes 1, fails 0). */
+void sticky_health_options_init(sticky_health_options_t *o) STICKY_NOEXCEPT;
+
+/* Configuration time, before the zone is built. */
+void sticky_balancer_set_health(sticky_balancer_t *b,
+    const sticky_health_options_t *o) STICKY_NOEXCEPT;
+
+/* The period of the maintenance timer, in ms: 1 s, or probe_interval when
+ * that is shorter. worker.maintain's decay runs at the first tick after each
+ * of its intervals. */
+uint64_t sticky_balancer_tick_ms(const sticky_balancer_t *b) STICKY_NOEXCEPT;
+
+/* A probe the timer must send now (see sticky_probe_claim()). */
+typedef struct {
+    size_t               member;
+    int                  recovering;   /* ERR/REC -> ERR/PRB; else a health probe */
+    int                  changed;      /* t holds the transition */
+    sticky_transition_t  t;
+} sticky_probe_claim_t;
+
+/*
+ * Timer, zone locked: claims, for process `owner` (its pid), the members
+ * due for a probe; up to `n`, returns how many. Each claimed member is
+ * probed by this process only, until sticky_probe_end() or its deadline.
+ */
+size_t sticky_probe_claim(const sticky_balancer_t *b, void *zone,
+    uint64_t now_ms, unsigned owner, sticky_probe_claim_t *out, size_t n)
+    STICKY_NOEXCEPT;
+
+enum {
+    STICKY_PROBE_PASSED = 0,    /* 2xx or 3xx */
+    STICKY_PROBE_FAILED = 1,
+    STICKY_PROBE_ABANDONED = 2  /* not sent, or cut short by a quit: no verdict */
+};
+
+/* Zone locked: the probe of `member` by `owner` ended. Returns 1 and fills
+ * *t when the member's health changed. */
+int sticky_probe_end(const sticky_balancer_t *b, void *zone, size_t member,
+    unsigned owner, int verdict, uint64_t now_ms, sticky_transition_t *t)
+    STICKY_NOEXCEPT;
+
+/* --- status and admin (issue 5) ----------------------------------------- */
+
+/*
+ * The status page and the admin actions of `sticky_status`. Handler time:
+ * these functions may allocate (the status handler is not the proxied
+ * request path), except sticky_admin_apply(), which runs under the zone
+ * lock and neither allocates nor blocks.
+ */
+
+enum {
+    STICKY_STATUS_HTML = 0,
+    STICKY_STATUS_JSON = 1,
+    STICKY_STATUS_PROMETHEUS = 2,
+    STICKY_STATUS_PROPERTIES = 3
+};
+
+/* Content-Type of a format, a static NUL-terminated string. */
+const char *sticky_status_content_type(int format) STICKY_NOEXCEPT;
+
+/* A status page being put together. */
+typedef struct sticky_status_s  sticky_status_t;
+
+int sticky_status_create(sticky_status_t **out, sticky_error_t *err)
+    STICKY_NOEXCEPT;
+void sticky_status_free(sticky_status_t *st) STICKY_NOEXCEPT;
+
+/*
+ * Adds the upstream `name` balanced by `b`. `zone_copy` is a copy of its
+ * zone (sticky_zone_bytes(members) bytes, 8-byte aligned) made under the
+ * zone lock; it must stay valid until the page is rendered.
+ */
+int sticky_status_add(sticky_status_t *st, const sticky_balancer_t *b,
+    const char *name, size_t len, const void *zone_copy, size_t bytes,
+    sticky_error_t *err) STICKY_NOEXCEPT;
+
+typedef struct {
+    int           format;       /* STICKY_STATUS_... */
+    int           read_write;   /* HTML: offer the admin buttons */
+    int           fragment;     /* HTML: <main> only, for the page's refresh */
+    uint64_t      now_ms;       /* the zones' clock when the copies were made */
+    int64_t       wall_ms;      /* Unix time in ms at the same moment */
+    sticky_str_t  nonce;        /* HTML: CSP nonce of the inline script, or empty */
+    sticky_str_t  version;      /* e.g. "nginx/1.22.1" */
+} sticky_status_options_t;
+
+/* Renders the page; *out lives until sticky_status_free(st). */
+int sticky_status_render(sticky_status_t *st,
+    const sticky_status_options_t *opt, sticky_str_t *out,
+    sticky_error_t *err) STICKY_NOEXCEPT;
+
+/*
+ * The answer to an admin request, `message` as JSON
+ * ({"ok":true,"message":"..."}) or text ("OK: ...\n"); *out lives until
+ * sticky_status_free(st).
+ */
+int sticky_status_message(sticky_status_t *st, int json, int ok,
+    const char *message, size_t len, sticky_str_t *out, sticky_error_t *err)
+    STICKY_NOEXCEPT;
+
+/* One admin action parsed from an application/x-www-form-urlencoded body. */
+typedef struct sticky_admin_s  sticky_admin_t;
+
+/* -1 with a message naming the problem when the form is invalid. */
+int sticky_admin_parse(const char *body, size_t len, sticky_admin_t **out,
+    sticky_error_t *err) STICKY_NOEXCEPT;
+void sticky_admin_free(sticky_admin_t *a) STICKY_NOEXCEPT;
+
+/* The upstream it is for; the worker (empty: every worker, reset only). */
+sticky_str_t sticky_admin_upstream(const sticky_admin_t *a) STICKY_NOEXCEPT;
+sticky_str_t sticky_admin_worker(const sticky_admin_t *a) STICKY_NOEXCEPT;
+
+typedef struct {
+    int   changed;              /* 0: it already was so */
+    char  message[512];         /* what was done, printable ASCII, for the
+                                   log and the answer */
+} sticky_admin_result_t;
+
+/*
+ * Zone locked: applies `a` to the zone of `b` (whose upstream is
+ * `upstream`, for messages). -1 with a message when the worker is unknown
+ * or the action is refused (recover of a member not in error).
+ */
+int sticky_admin_apply(const sticky_balancer_t *b, void *zone,
+    const char *upstream, size_t len, const sticky_admin_t *a,
+    uint64_t now_ms, sticky_admin_result_t *res, sticky_error_t *err)
+    STICKY_NOEXCEPT;
 
 #ifdef __cplusplus
 }

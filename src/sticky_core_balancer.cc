@@ -8,6 +8,7 @@
 #include <string>
 
 #include "model.h"
+#include "probe.h"
 #include "select.h"
 #include "session.h"
 #include "state.h"
@@ -23,6 +24,7 @@ struct sticky_balancer_s {
   sticky::Balancer balancer;  // a copy: the balancer outlives nothing it points to
   sticky::Selector selector;
   unsigned maintain_seconds;
+  sticky::HealthOptions health;  // from nginx.conf: probes, slow start
 };
 
 namespace {
@@ -44,6 +46,17 @@ void ToC(const sticky::Transition& from, sticky_transition_t* to) {
   to->from = sticky::HealthName(from.from);
   to->to = sticky::HealthName(from.to);
   to->cause = sticky::HealthCauseName(from.cause);
+  if (from.to == sticky::Health::kError || from.to == sticky::Health::kForcedRecovery)
+    to->level = STICKY_LOG_WARN;
+  else if (sticky::IsErrorFamily(from.from) && !sticky::IsErrorFamily(from.to))
+    to->level = STICKY_LOG_NOTICE;
+  else
+    to->level = STICKY_LOG_INFO;
+}
+
+sticky::StatusVerdict Judge(const sticky_balancer_t* b, std::size_t member, int status) {
+  const std::vector<int>& list = b->balancer.members[member].fail_on_status;
+  return sticky::ClassifyStatus(list.data(), list.size(), status);
 }
 
 // Runs `step` (which fills up to `n` core transitions) and converts them.
@@ -88,8 +101,8 @@ STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_
                                  sticky_zone_stats_t* stats, sticky_error_t* err) noexcept {
   try {
     sticky::ReconcileStats s;
-    if (sticky::ReconcileZone(memory, bytes, b->balancer, old, old ? old_bytes : 0, now_ms, &s) ==
-        nullptr) {
+    if (sticky::ReconcileZone(memory, bytes, b->balancer, old, old ? old_bytes : 0, now_ms, &s,
+                              &b->health) == nullptr) {
       std::snprintf(err->message, sizeof(err->message),
                     "cannot build the state of lb worker \"%s\" in %zu bytes",
                     b->balancer.name.c_str(), bytes);
@@ -167,13 +180,24 @@ STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
 }
 
 STICKY_API int sticky_report_end(const sticky_balancer_t* b, void* zone, size_t member,
-                                 int outcome, uint64_t bytes_sent, uint64_t bytes_received,
-                                 uint64_t now_ms, sticky_transition_t* t) noexcept {
+                                 int outcome, int status, uint64_t bytes_sent,
+                                 uint64_t bytes_received, uint64_t now_ms,
+                                 sticky_transition_t* t) noexcept {
   if (member >= b->selector.member_count()) return 0;
-  sticky::Outcome o = outcome == STICKY_OUTCOME_SUCCESS          ? sticky::Outcome::kSuccess
-                      : outcome == STICKY_OUTCOME_CONNECT_FAILED ? sticky::Outcome::kConnectFailed
-                      : outcome == STICKY_OUTCOME_READ_FAILED    ? sticky::Outcome::kReadFailed
-                                                                 : sticky::Outcome::kNeutral;
+  sticky::Outcome o = sticky::Outcome::kNeutral;
+  switch (outcome) {
+    case STICKY_OUTCOME_SUCCESS:
+      switch (Judge(b, member, status)) {
+        case sticky::StatusVerdict::kPass: o = sticky::Outcome::kSuccess; break;
+        case sticky::StatusVerdict::kFailMember: o = sticky::Outcome::kFailOnStatus; break;
+        case sticky::StatusVerdict::kFailRequest: o = sticky::Outcome::kNeutral; break;
+      }
+      break;
+    case STICKY_OUTCOME_CONNECT_FAILED: o = sticky::Outcome::kConnectFailed; break;
+    case STICKY_OUTCOME_READ_FAILED: o = sticky::Outcome::kReadFailed; break;
+    case STICKY_OUTCOME_REPLY_TIMEOUT: o = sticky::Outcome::kReplyTimeout; break;
+    default: break;
+  }
   sticky::Transition transition;
   if (!sticky::ReportEnd(ZoneAt(zone), member, o, bytes_sent, bytes_received, now_ms, &transition))
     return 0;
@@ -194,3 +218,61 @@ STICKY_API size_t sticky_force_recovery(const sticky_balancer_t*, void* zone, ui
     return sticky::ForceRecovery(ZoneAt(zone), now_ms, batch, cap);
   });
 }
+
+STICKY_API void sticky_health_options_init(sticky_health_options_t* o) noexcept {
+  const sticky::HealthOptions d;
+  o->probes = d.active_probes ? 1 : 0;
+  o->interval_ms = d.probe_interval_ms;
+  o->timeout_ms = d.probe_timeout_ms;
+  o->passes = d.probe_passes;
+  o->fails = d.probe_fails;
+  o->slow_start_ms = d.slow_start_ms;
+}
+
+STICKY_API void sticky_balancer_set_health(sticky_balancer_t* b,
+                                           const sticky_health_options_t* o) noexcept {
+  b->health.active_probes = o->probes != 0;
+  b->health.probe_interval_ms = std::max<uint64_t>(o->interval_ms, 1);
+  b->health.probe_timeout_ms = std::max<uint64_t>(o->timeout_ms, 1);
+  b->health.probe_passes = std::max(o->passes, 1u);
+  b->health.probe_fails = o->fails;
+  b->health.slow_start_ms = o->slow_start_ms;
+}
+
+STICKY_API uint64_t sticky_balancer_tick_ms(const sticky_balancer_t* b) noexcept {
+  constexpr uint64_t kTickMs = 1000;
+  return b->health.active_probes ? std::min(kTickMs, b->health.probe_interval_ms) : kTickMs;
+}
+
+STICKY_API size_t sticky_probe_claim(const sticky_balancer_t*, void* zone, uint64_t now_ms,
+                                     unsigned owner, sticky_probe_claim_t* out,
+                                     size_t n) noexcept {
+  constexpr std::size_t kBatch = 64;
+  sticky::ProbeClaim batch[kBatch];
+  const std::size_t got = sticky::ClaimProbes(ZoneAt(zone), now_ms, owner, batch, std::min(n, kBatch));
+  for (std::size_t i = 0; i < got; ++i) {
+    out[i].member = batch[i].member;
+    out[i].recovering = batch[i].recovering ? 1 : 0;
+    out[i].changed = batch[i].changed ? 1 : 0;
+    if (batch[i].changed) ToC(batch[i].transition, &out[i].t);
+  }
+  return got;
+}
+
+STICKY_API int sticky_probe_end(const sticky_balancer_t* b, void* zone, size_t member,
+                                unsigned owner, int verdict, uint64_t now_ms,
+                                sticky_transition_t* t) noexcept {
+  if (member >= b->selector.member_count()) return 0;
+  const sticky::ProbeVerdict v = verdict == STICKY_PROBE_PASSED   ? sticky::ProbeVerdict::kPassed
+                                 : verdict == STICKY_PROBE_FAILED ? sticky::ProbeVerdict::kFailed
+                                                                  : sticky::ProbeVerdict::kAbandoned;
+  sticky::Transition transition;
+  if (!sticky::EndProbe(ZoneAt(zone), member, owner, v, now_ms, &transition)) return 0;
+  ToC(transition, t);
+  return 1;
+}
+
+// For the status and admin boundary (sticky_core_status.cc; handles.h).
+const sticky::Balancer& StickyBalancerModel(const sticky_balancer_t* b) { return b->balancer; }
+const sticky::Selector& StickyBalancerSelector(const sticky_balancer_t* b) { return b->selector; }
+unsigned StickyBalancerMaintain(const sticky_balancer_t* b) { return b->maintain_seconds; }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "attributes.h"
 #include "values.h"
@@ -37,7 +39,8 @@ class AttributeReader {
       : context_(context), worker_(worker) {}
 
   const Property* Find(std::string_view attribute) const {
-    return context_.properties.Find("worker." + worker_ + "." + std::string(attribute));
+    key_.assign("worker.").append(worker_).append(".").append(attribute);
+    return context_.properties.Find(key_);
   }
 
   std::string String(std::string_view attribute, const std::string& default_value) {
@@ -114,6 +117,7 @@ class AttributeReader {
   bool ok() const { return ok_; }
 
  private:
+  mutable std::string key_;  // Find()'s key, reused: it runs for every attribute of every worker
   const WorkerContext& context_;
   const std::string& worker_;
   bool ok_ = true;
@@ -315,24 +319,24 @@ bool BuildBalancer(const WorkerContext& context, const std::string& name, Balanc
     b->members.push_back(std::move(m));
   }
 
+  // The first member of each route (a map, not a pairwise scan: files with
+  // a thousand members exist).
+  std::map<std::string_view, size_t> first_with_route;
   for (size_t i = 0; i < b->members.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (b->members[i].route != b->members[j].route) continue;
-      Report(context, Severity::kError, route_where[i],
-             "worker." + b->members[i].name + ".route",
-             "members " + Quote(b->members[j].name) + " and " + Quote(b->members[i].name) +
-                 " of lb worker " + Quote(name) + " have the same route " +
-                 Quote(b->members[i].route) + ": set \"worker." + b->members[i].name +
-                 ".route\" to the jvmRoute of its Tomcat");
-      ok = false;
-      break;
-    }
+    auto [it, first] = first_with_route.emplace(b->members[i].route, i);
+    if (first) continue;
+    const size_t j = it->second;
+    Report(context, Severity::kError, route_where[i],
+           "worker." + b->members[i].name + ".route",
+           "members " + Quote(b->members[j].name) + " and " + Quote(b->members[i].name) +
+               " of lb worker " + Quote(name) + " have the same route " +
+               Quote(b->members[i].route) + ": set \"worker." + b->members[i].name +
+               ".route\" to the jvmRoute of its Tomcat");
+    ok = false;
   }
   for (const Member& m : b->members) {
     if (m.redirect.empty()) continue;
-    bool found = std::any_of(b->members.begin(), b->members.end(),
-                             [&](const Member& other) { return other.route == m.redirect; });
-    if (found) continue;
+    if (first_with_route.count(m.redirect)) continue;
     AttributeReader mr(context, m.name);
     mr.Warning(*mr.Find("redirect"),
                "redirect " + Quote(m.redirect) + " in " + Describe(*mr.Find("redirect")) +

@@ -4,7 +4,8 @@
 # survivors; a member whose connection failed rests recover_time and then
 # gets traffic again. nginx's machinery keeps working: proxy_next_upstream
 # retries never go back to a member that failed, `keepalive` in the same
-# upstream keeps stickiness, and 502 comes only when nothing is usable.
+# upstream keeps stickiness, and 503 (mod_jk's answer) comes only when no
+# member can be reached.
 
 use strict;
 use warnings;
@@ -170,7 +171,7 @@ $who = new_sessions('rec', 30);
 ok($who->{tomcat4}, 'recover: new sessions reach tomcat4 again')
     or diag explain $who;
 
-# --- nothing usable: 502 -----------------------------------------------------------------
+# --- nothing usable: 503 -----------------------------------------------------------------
 
 my %status;
 my ($twice, $slow) = (0, 0);
@@ -182,9 +183,9 @@ for my $i (1 .. 10) {
     my %once;
     $twice++ if grep { $once{$_}++ } grep { /:\d+$/ } upstream_addrs($r);
 }
-is_deeply(\%status, { 502 => 10 }, 'all members dead: 502') or diag explain \%status;
+is_deeply(\%status, { 503 => 10 }, 'all members dead: 503') or diag explain \%status;
 is($twice, 0, 'all members dead: no member is tried twice in one request');
-is($slow, 0, 'all members dead: the 502 comes at once (no retry loop)');
+is($slow, 0, 'all members dead: the 503 comes at once (no retry loop)');
 
 $t->finish;
 done_testing;

@@ -276,8 +276,8 @@ is_deeply(\@bad_dup, [], 'a book appears twice only when its request was in flig
 note "$dups cart(s) with a book twice (a request retried at the kill)" if $dups;
 my $kill_log = $t->log_since($log_before_kill);
 my $victim_addr = '127.0.0.1:' . $cluster->port($vn);
-like($kill_log, qr/(?:connect\(\) failed \(111: Connection refused\)|recv\(\) failed \(104: Connection reset by peer\)).*upstream: "http:\/\/\Q$victim_addr\E\//,
-     "error.log: nginx saw $victim fail (refused or reset)");
+like($kill_log, qr/(?:connect\(\) failed \(111: Connection refused\)|recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed connection).*upstream: "http:\/\/\Q$victim_addr\E\//,
+     "error.log: nginx saw $victim fail (refused, reset or closed)");
 like($kill_log, qr/worker "\Q$victim\E" is now ERR \((?:connect|read) failed/,
      "error.log: the module put $victim into error");
 

@@ -111,6 +111,13 @@ $fresh{TomcatTest::Client->new($t, $port, "visitor $_")->get('/')->{node}}++ for
 ok(keys(%fresh) >= 2 && !grep({ !/^tomcat[123]$/ } keys %fresh),
    'six new visitors are spread over the nodes') or diag explain \%fresh;
 
+# The status page of the demo shows the three workers and the cart's node.
+my $st_page = $t->get($port, '/sticky-status?format=json');
+is($st_page->{status}, 200, 'GET /sticky-status?format=json: 200');
+my @names = $st_page->{body} =~ /"name":"(tomcat[123])"/g;
+is_deeply([sort @names], [qw(tomcat1 tomcat2 tomcat3)],
+          'the status page lists tomcat1..3') or diag $st_page->{body};
+
 # --- a second start is refused ---------------------------------------------------------------
 
 ($st, my $again) = demo('start');

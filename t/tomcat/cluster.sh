@@ -5,15 +5,18 @@
 #
 #   cluster.sh start DIR [--nodes N] [--manager backup|delta]
 #                        [--http-ports P1,P2,...] [--app EXPLODED_ROOT_DIR]
+#                        [--ajp]     also an AJP/1.3 connector per node (mod_jk)
 #   cluster.sh stop DIR              stop every node this DIR started
 #   cluster.sh kill DIR N            kill -9 node N (a crash)
 #   cluster.sh restart-node DIR N    start node N again, wait for /health
 #   cluster.sh status DIR            one line per node: up/down, ports, pid
-#   cluster.sh workers DIR           print a mod_jk workers.properties
+#   cluster.sh workers DIR [--ajp]   print a mod_jk workers.properties (ports:
+#                                    HTTP connectors; --ajp: AJP connectors)
 #
 # DIR/cluster.env (KEY=VALUE lines, bash-sourceable) records, for node i:
 # NODEi_ROUTE (jvmRoute tomcat<i>), NODEi_HTTP, NODEi_TRIBES, NODEi_BASE,
-# NODEi_PID (empty when not running); plus NODES, MANAGER, START_SECONDS.
+# NODEi_PID (empty when not running), NODEi_AJP (empty without --ajp); plus
+# NODES, MANAGER, START_SECONDS.
 #
 # Environment: CLUSTER_START_TIMEOUT (s, default 180), CLUSTER_STOP_TIMEOUT
 # (s, default 20), CLUSTER_JAVA_OPTS (extra JVM options for every node),
@@ -61,7 +64,7 @@ save_env() {
         printf '%s=%q\n' CLUSTER_DIR "$DIR" NODES "$NODES" MANAGER "$MANAGER" \
             START_SECONDS "${START_SECONDS:-}"
         for ((i = 1; i <= NODES; i++)); do
-            for v in ROUTE HTTP TRIBES BASE PID; do
+            for v in ROUTE HTTP TRIBES BASE PID AJP; do
                 local name="NODE${i}_$v"
                 if [[ -n ${!name:-} ]]; then printf '%s=%q\n' "$name" "${!name}"; else echo "$name="; fi
             done
@@ -146,6 +149,13 @@ write_server_xml() {
     base=$(node_var "$n" BASE)
     http=$(node_var "$n" HTTP)
     tribes=$(node_var "$n" TRIBES)
+    local ajp_xml="" ajp
+    ajp=$(node_var "$n" AJP)
+    # --ajp: for mod_jk (the benchmark against Apache httpd); no secret,
+    # it listens on 127.0.0.1 only.
+    [[ -n $ajp ]] && ajp_xml="
+    <Connector address=\"127.0.0.1\" port=\"$ajp\" protocol=\"AJP/1.3\"
+               secretRequired=\"false\" maxThreads=\"50\"/>"
     for ((j = 1; j <= NODES; j++)); do
         ((j == n)) && continue
         members+="
@@ -183,7 +193,7 @@ write_server_xml() {
   <Listener className="org.apache.catalina.core.ThreadLocalLeakPreventionListener"/>
   <Service name="Catalina">
     <Connector address="127.0.0.1" port="$http" protocol="HTTP/1.1"
-               connectionTimeout="20000" maxThreads="50" maxParameterCount="1000"/>
+               connectionTimeout="20000" maxThreads="50" maxParameterCount="1000"/>$ajp_xml
     <Engine name="Catalina" defaultHost="localhost" jvmRoute="tomcat$n">
       <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster"
                channelSendOptions="6">
@@ -329,7 +339,8 @@ check_alive() {
 
 # Waits until node $1 has bound its HTTP and tribes ports.
 ports_bound() {
-    port_listening "$(node_var "$1" HTTP)" && port_listening "$(node_var "$1" TRIBES)"
+    port_listening "$(node_var "$1" HTTP)" && port_listening "$(node_var "$1" TRIBES)" &&
+        { [[ -z $(node_var "$1" AJP) ]] || port_listening "$(node_var "$1" AJP)"; }
 }
 
 health_ok() {
@@ -383,7 +394,7 @@ release_port_lock() {
 }
 
 cmd_start() {
-    local dir="" http_ports="" i n
+    local dir="" http_ports="" i n ajp=0
     NODES=3 MANAGER=backup APP=""
     [[ $# -ge 1 ]] || usage
     dir=$1
@@ -394,6 +405,7 @@ cmd_start() {
             --manager) MANAGER=${2:?}; shift 2 ;;
             --http-ports) http_ports=${2:?}; shift 2 ;;
             --app) APP=${2:?}; shift 2 ;;
+            --ajp) ajp=1; shift ;;
             *) die "unknown option $1" ;;
         esac
     done
@@ -429,7 +441,8 @@ cmd_start() {
     # Ports: picked and bound under a machine-wide lock, so that a
     # concurrent start in another DIR cannot pick the same ones.
     take_port_lock
-    local given=() picked=()
+    local given=() picked=() ajp_ports=() extra=0
+    ((ajp)) && extra=$NODES
     if [[ -n $http_ports ]]; then
         IFS=, read -r -a given <<< "$http_ports"
         ((${#given[@]} == NODES)) || die "--http-ports needs $NODES ports, got ${#given[@]}"
@@ -437,10 +450,12 @@ cmd_start() {
             [[ $i =~ ^[0-9]+$ && $i != 8080 ]] || die "bad --http-ports entry '$i' (8080 is nginx's)"
             ! port_listening "$i" || die "--http-ports: port $i is in use"
         done
-        read -r -a picked <<< "$(pick_ports "$NODES" "${given[@]}")"
+        read -r -a picked <<< "$(pick_ports "$((NODES + extra))" "${given[@]}")"
+        ajp_ports=("${picked[@]:NODES}")
     else
-        read -r -a picked <<< "$(pick_ports "$((2 * NODES))")"
-        given=("${picked[@]:NODES}")
+        read -r -a picked <<< "$(pick_ports "$((2 * NODES + extra))")"
+        given=("${picked[@]:NODES:NODES}")
+        ajp_ports=("${picked[@]:2*NODES}")
     fi
     for ((i = 1; i <= NODES; i++)); do
         set_node_var "$i" ROUTE "tomcat$i"
@@ -448,6 +463,7 @@ cmd_start() {
         set_node_var "$i" TRIBES "${picked[i - 1]}"
         set_node_var "$i" BASE "$DIR/node$i"
         set_node_var "$i" PID ""
+        set_node_var "$i" AJP "${ajp_ports[i - 1]:-}"
     done
     save_env
 
@@ -601,12 +617,17 @@ cmd_status() {
 # mod_jk's format. The nginx module proxies HTTP, so each member's port is
 # the node's HTTP connector (mod_jk itself would use an AJP port here).
 cmd_workers() {
+    local port_var=HTTP
+    [[ $# -eq 2 && $2 == --ajp ]] && { port_var=AJP; set -- "$1"; }
     [[ $# -eq 1 ]] || usage
     load_env "$1"
     local i names=()
+    if [[ $port_var == AJP ]]; then
+        [[ -n ${NODE1_AJP:-} ]] || die "$DIR was started without --ajp"
+    fi
     for ((i = 1; i <= NODES; i++)); do names+=("tomcat$i"); done
     echo "# workers.properties for the $NODES-node Tomcat cluster in $DIR"
-    echo "# (written by t/tomcat/cluster.sh workers; ports are HTTP connectors)"
+    echo "# (written by t/tomcat/cluster.sh workers; ports are $port_var connectors)"
     echo "worker.list=cluster"
     echo
     echo "worker.cluster.type=lb"
@@ -616,7 +637,7 @@ cmd_workers() {
         echo
         echo "worker.tomcat$i.type=ajp13"
         echo "worker.tomcat$i.host=127.0.0.1"
-        echo "worker.tomcat$i.port=$(node_var "$i" HTTP)"
+        echo "worker.tomcat$i.port=$(node_var "$i" "$port_var")"
         echo "worker.tomcat$i.route=tomcat$i"
         echo "worker.tomcat$i.lbfactor=1"
     done

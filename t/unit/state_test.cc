@@ -56,9 +56,9 @@ class StateTest : public ::testing::Test {
 };
 
 TEST_F(StateTest, LayoutIsFixed) {
-  EXPECT_EQ(48u, sizeof(Zone));
-  EXPECT_EQ(184u, sizeof(MemberState));
-  EXPECT_EQ(48u + 3 * 184u, ZoneBytes(3));
+  EXPECT_EQ(96u, sizeof(Zone));
+  EXPECT_EQ(288u, sizeof(MemberState));
+  EXPECT_EQ(96u + 3 * 288u, ZoneBytes(3));
 }
 
 TEST_F(StateTest, InitStartsFresh) {
@@ -264,7 +264,9 @@ TEST_F(StateTest, SuccessClearsErrors) {
   Add("n1");
   Build();
   Fail("n1");
-  EXPECT_TRUE(Request("n1"));
+  EXPECT_FALSE(Request("n1")) << "a request that did not test the member does not end ERR";
+  now_ += 60'000;
+  EXPECT_TRUE(Request("n1")) << "the request that tests it (ERR/PRB) does";
   EXPECT_EQ(Health::kOk, State("n1").GetHealth());
   EXPECT_EQ(0u, State("n1").first_error_ms);
   EXPECT_EQ(0u, State("n1").last_error_ms);
@@ -292,8 +294,9 @@ TEST_F(StateTest, RecoverDueIsLazyUntilATickOrAPick) {
   State("n2").lb_value = 7;
   Transition t;
   EXPECT_TRUE(ReportStart(*zone_, 0, AttemptKind{}, now_, &t));
-  EXPECT_EQ(Health::kRecovering, t.to);
-  EXPECT_EQ(HealthCause::kRecoverTimer, t.cause);
+  EXPECT_EQ(Health::kError, t.from);
+  EXPECT_EQ(Health::kProbing, t.to) << "the request is the probe";
+  EXPECT_EQ(HealthCause::kProbeRequest, t.cause);
   EXPECT_EQ(8u, State("n1").lb_value) << "starts at the highest load (7), plus this request";
 }
 

@@ -1,0 +1,958 @@
+/*
+ * sticky_status [read_write]: the status page and the admin actions.
+ *
+ *     location /sticky-status {
+ *         sticky_status read_write;
+ *         allow 10.0.0.0/8;
+ *         deny all;
+ *     }
+ *
+ * GET and HEAD show every upstream that uses sticky_workers (or the one of
+ * ?upstream=NAME) as HTML, JSON, Prometheus text or mod_jk's properties
+ * (?format=, else the Accept header). As nginx's stub_status does, the state
+ * is copied under each zone's lock and formatted after unlocking; the core
+ * renders (sticky_core.h, "status and admin").
+ *
+ * POST changes a worker, on a read_write location only, and only with the
+ * header X-Sticky-Admin: 1 (a cross-site form cannot send it) and, when the
+ * browser sends Origin, an Origin naming this host. A GET never changes
+ * anything, mod_jk's ?cmd=update included.
+ */
+
+#include "ngx_http_sticky_module.h"
+
+
+#define NGX_HTTP_STICKY_STATUS_MAX_BODY  4096
+
+
+static ngx_int_t ngx_http_sticky_status_ro_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_rw_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_handler(ngx_http_request_t *r,
+    ngx_uint_t read_write);
+static ngx_int_t ngx_http_sticky_status_get(ngx_http_request_t *r,
+    ngx_uint_t read_write);
+static ngx_int_t ngx_http_sticky_status_post_check(ngx_http_request_t *r);
+static void ngx_http_sticky_status_post_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_post(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_format(ngx_http_request_t *r,
+    ngx_int_t *format, ngx_str_t *problem);
+static ngx_int_t ngx_http_sticky_status_wants_json(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_origin_ok(ngx_http_request_t *r,
+    ngx_str_t *origin);
+static ngx_table_elt_t *ngx_http_sticky_status_header_in(
+    ngx_http_request_t *r, const char *name);
+static sticky_status_t *ngx_http_sticky_status_create(ngx_http_request_t *r);
+static ngx_int_t ngx_http_sticky_status_message(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_uint_t ok, const char *text, size_t len,
+    ngx_uint_t allow_post);
+static ngx_int_t ngx_http_sticky_status_send(ngx_http_request_t *r,
+    ngx_uint_t status, const char *content_type, sticky_str_t *body,
+    ngx_str_t *nonce);
+static ngx_int_t ngx_http_sticky_status_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
+static void ngx_http_sticky_status_cleanup(void *data);
+static void ngx_http_sticky_admin_cleanup(void *data);
+
+
+/* sticky_status [read_write]; */
+char *
+ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_sticky_status_ro_handler
+        || clcf->handler == ngx_http_sticky_status_rw_handler)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 1) {
+        clcf->handler = ngx_http_sticky_status_ro_handler;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "read_write") == 0) {
+        clcf->handler = ngx_http_sticky_status_rw_handler;
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\", it must be \"read_write\"",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_ro_handler(ngx_http_request_t *r)
+{
+    return ngx_http_sticky_status_handler(r, 0);
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_rw_handler(ngx_http_request_t *r)
+{
+    return ngx_http_sticky_status_handler(r, 1);
+}
+
+
+/* The content handler: called once per request. */
+static ngx_int_t
+ngx_http_sticky_status_handler(ngx_http_request_t *r, ngx_uint_t read_write)
+{
+    ngx_int_t  rc;
+
+    if (r->method == NGX_HTTP_POST && read_write) {
+
+        rc = ngx_http_sticky_status_post_check(r);
+        if (rc != NGX_DECLINED) {
+            return rc;     /* refused, the answer is sent */
+        }
+
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_sticky_status_post_body);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    if (r->method == NGX_HTTP_POST) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_ALLOWED, 0,
+                   "this status page is read-only: changes need "
+                   "\"sticky_status read_write;\"",
+                   sizeof("this status page is read-only: changes need "
+                          "\"sticky_status read_write;\"") - 1, 0);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_ALLOWED, 0,
+                   "method not allowed",
+                   sizeof("method not allowed") - 1, read_write);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sticky_status_get(r, read_write);
+}
+
+
+/* GET and HEAD: copy each zone under its lock, unlock, render, send. */
+static ngx_int_t
+ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
+{
+    size_t                          bytes;
+    u_char                          buf[64], *p;
+    void                           *copy;
+    ngx_int_t                       format;
+    ngx_str_t                       cmd, name, problem, nonce;
+    ngx_uint_t                      i, found;
+    ngx_time_t                     *tp;
+    sticky_str_t                    body;
+    sticky_error_t                  err;
+    sticky_status_t                *st;
+    ngx_slab_pool_t                *shpool;
+    sticky_status_options_t         opt;
+    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    static const char  changes[] =
+        "mod_jk's cmd=update, reset and recover change state: here they are "
+        "POST requests with the header X-Sticky-Admin: 1 "
+        "(form fields upstream, worker, activation|lbfactor|action)";
+
+    /* mod_jk's state-changing GETs are refused, never carried out */
+    if (ngx_http_arg(r, (u_char *) "cmd", 3, &cmd) == NGX_OK
+        && ((cmd.len == 6 && ngx_strncmp(cmd.data, "update", 6) == 0)
+            || (cmd.len == 5 && ngx_strncmp(cmd.data, "reset", 5) == 0)
+            || (cmd.len == 7 && ngx_strncmp(cmd.data, "recover", 7) == 0)
+            || (cmd.len == 4 && ngx_strncmp(cmd.data, "edit", 4) == 0)))
+    {
+        return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_ALLOWED, 0,
+                   changes, sizeof(changes) - 1, read_write);
+    }
+
+    if (ngx_http_sticky_status_format(r, &format, &problem) != NGX_OK) {
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   (char *) problem.data, problem.len, read_write);
+    }
+
+    name.len = 0;
+
+    if (ngx_http_arg(r, (u_char *) "upstream", 8, &name) == NGX_OK) {
+        p = ngx_pnalloc(r->pool, name.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        copy = p;
+        ngx_unescape_uri(&p, &name.data, name.len, NGX_UNESCAPE_URI);
+        name.data = copy;
+        name.len = p - (u_char *) copy;
+    }
+
+    st = ngx_http_sticky_status_create(r);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+    found = 0;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        scf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                              ngx_http_sticky_module);
+
+        if (scf->balancer == NULL || scf->state == NULL) {
+            continue;
+        }
+
+        if (name.len
+            && (name.len != uscfp[i]->host.len
+                || ngx_strncmp(name.data, uscfp[i]->host.data, name.len)
+                   != 0))
+        {
+            continue;
+        }
+
+        found++;
+
+        bytes = sticky_zone_bytes(scf->nmembers);
+
+        copy = ngx_palloc(r->pool, bytes);
+        if (copy == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+        ngx_shmtx_lock(&shpool->mutex);
+        ngx_memcpy(copy, scf->state, bytes);
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        if (sticky_status_add(st, scf->balancer,
+                              (const char *) uscfp[i]->host.data,
+                              uscfp[i]->host.len, copy, bytes, &err)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s",
+                          err.message);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (name.len && !found) {
+        p = ngx_pnalloc(r->pool, name.len + 64);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        problem.data = p;
+        problem.len = ngx_snprintf(p, name.len + 64,
+                                   "no upstream \"%V\" uses sticky_workers",
+                                   &name)
+                      - p;
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_FOUND, 0,
+                   (char *) problem.data, problem.len, read_write);
+    }
+
+    tp = ngx_timeofday();
+
+    ngx_memzero(&opt, sizeof(sticky_status_options_t));
+    opt.format = (int) format;
+    opt.read_write = read_write ? 1 : 0;
+    opt.fragment = ngx_http_arg(r, (u_char *) "fragment", 8, &cmd) == NGX_OK
+                   && cmd.len == 1 && cmd.data[0] == '1';
+    opt.now_ms = ngx_current_msec;
+    opt.wall_ms = (int64_t) tp->sec * 1000 + tp->msec;
+    opt.version.data = NGINX_VER;
+    opt.version.len = sizeof(NGINX_VER) - 1;
+
+    nonce.len = 0;
+
+    if (format == STICKY_STATUS_HTML) {
+        nonce.data = ngx_pnalloc(r->pool, 32);
+        if (nonce.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = buf;
+        for (i = 0; i < 4; i++) {
+            p = ngx_sprintf(p, "%08xD", (uint32_t) ngx_random());
+        }
+
+        nonce.len = ngx_cpymem(nonce.data, buf, 32) - nonce.data;
+        opt.nonce.data = (const char *) nonce.data;
+        opt.nonce.len = nonce.len;
+    }
+
+    if (sticky_status_render(st, &opt, &body, &err) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s", err.message);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_sticky_status_send(r, NGX_HTTP_OK,
+                                       sticky_status_content_type(format),
+                                       &body, nonce.len ? &nonce : NULL);
+}
+
+
+/* ?format=, mod_jk's ?mime=, else the Accept header; HTML by default. */
+static ngx_int_t
+ngx_http_sticky_status_format(ngx_http_request_t *r, ngx_int_t *format,
+    ngx_str_t *problem)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    *format = STICKY_STATUS_HTML;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &v) == NGX_OK
+        || ngx_http_arg(r, (u_char *) "mime", 4, &v) == NGX_OK)
+    {
+        if (v.len == 4 && ngx_strncmp(v.data, "html", 4) == 0) {
+            return NGX_OK;
+        }
+
+        if (v.len == 4 && ngx_strncmp(v.data, "json", 4) == 0) {
+            *format = STICKY_STATUS_JSON;
+            return NGX_OK;
+        }
+
+        if ((v.len == 10 && ngx_strncmp(v.data, "prometheus", 10) == 0)
+            || (v.len == 7 && ngx_strncmp(v.data, "metrics", 7) == 0))
+        {
+            *format = STICKY_STATUS_PROMETHEUS;
+            return NGX_OK;
+        }
+
+        if ((v.len == 10 && ngx_strncmp(v.data, "properties", 10) == 0)
+            || (v.len == 4 && ngx_strncmp(v.data, "prop", 4) == 0))
+        {
+            *format = STICKY_STATUS_PROPERTIES;
+            return NGX_OK;
+        }
+
+        ngx_str_set(problem, "unknown format: use html, json, prometheus "
+                             "or properties");
+        return NGX_ERROR;
+    }
+
+    h = ngx_http_sticky_status_header_in(r, "Accept");
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_strcasestrn(h->value.data, "application/json", 16 - 1)) {
+        *format = STICKY_STATUS_JSON;
+
+    } else if (ngx_strcasestrn(h->value.data, "application/openmetrics-text",
+                               28 - 1)
+               || ngx_strcasestrn(h->value.data, "version=0.0.4", 13 - 1))
+    {
+        *format = STICKY_STATUS_PROMETHEUS;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Before the body of a POST is read: the admin header, then the Origin,
+ * then the type and size. NGX_DECLINED when all is well; otherwise the
+ * refusal is sent here and its result returned.
+ */
+static ngx_int_t
+ngx_http_sticky_status_post_check(ngx_http_request_t *r)
+{
+    ngx_str_t         origin;
+    ngx_table_elt_t  *h;
+
+    static const char  no_header[] =
+        "changes need the header X-Sticky-Admin: 1";
+    static const char  bad_origin[] =
+        "the Origin of this request is not this host";
+    static const char  too_big[] =
+        "the form is too large";
+    static const char  not_form[] =
+        "send the form as application/x-www-form-urlencoded";
+
+    h = ngx_http_sticky_status_header_in(r, "X-Sticky-Admin");
+
+    if (h == NULL || h->value.len != 1 || h->value.data[0] != '1') {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused, "
+                      "no \"X-Sticky-Admin: 1\" header");
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_FORBIDDEN, 0,
+                   no_header, sizeof(no_header) - 1, 1);
+    }
+
+    if (ngx_http_sticky_status_origin_ok(r, &origin) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused, Origin \"%V\" "
+                      "is not this host", &origin);
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_FORBIDDEN, 0,
+                   bad_origin, sizeof(bad_origin) - 1, 1);
+    }
+
+    h = r->headers_in.content_type;
+
+    if (h
+        && (h->value.len < 33
+            || ngx_strncasecmp(h->value.data,
+                               (u_char *) "application/x-www-form-urlencoded",
+                               33) != 0))
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, 0,
+                   not_form, sizeof(not_form) - 1, 1);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_STICKY_STATUS_MAX_BODY) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 0,
+                   too_big, sizeof(too_big) - 1, 1);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A browser sends Origin with every POST; a cross-site page cannot make it
+ * name us. No Origin (curl, scripts) is fine: those cannot be forged by a
+ * web page, and X-Sticky-Admin is required anyway.
+ */
+static ngx_int_t
+ngx_http_sticky_status_origin_ok(ngx_http_request_t *r, ngx_str_t *origin)
+{
+    u_char           *p;
+    size_t            len, hlen;
+    ngx_str_t         host;
+    ngx_uint_t        https;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(origin);
+
+    h = ngx_http_sticky_status_header_in(r, "Origin");
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    *origin = h->value;
+
+    if (r->headers_in.host == NULL) {
+        return NGX_ERROR;
+    }
+
+    host = r->headers_in.host->value;
+    p = h->value.data;
+    len = h->value.len;
+
+    if (len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0) {
+        https = 0;
+        p += 7;
+        len -= 7;
+
+    } else if (len > 8 && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0) {
+        https = 1;
+        p += 8;
+        len -= 8;
+
+    } else {
+        return NGX_ERROR;   /* "null" and the like */
+    }
+
+    /* the default port may be written in one and not in the other */
+    if (https) {
+        if (len > 4 && ngx_strncmp(p + len - 4, ":443", 4) == 0) {
+            len -= 4;
+        }
+
+        hlen = host.len;
+        if (hlen > 4 && ngx_strncmp(host.data + hlen - 4, ":443", 4) == 0) {
+            host.len -= 4;
+        }
+
+    } else {
+        if (len > 3 && ngx_strncmp(p + len - 3, ":80", 3) == 0) {
+            len -= 3;
+        }
+
+        hlen = host.len;
+        if (hlen > 3 && ngx_strncmp(host.data + hlen - 3, ":80", 3) == 0) {
+            host.len -= 3;
+        }
+    }
+
+    if (len != host.len || ngx_strncasecmp(p, host.data, len) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The body of an admin POST has been read. */
+static void
+ngx_http_sticky_status_post_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_sticky_status_post(r));
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_post(ngx_http_request_t *r)
+{
+    u_char                         *body, *p;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       upstream;
+    ngx_buf_t                      *b;
+    ngx_uint_t                      i;
+    ngx_chain_t                    *cl;
+    sticky_str_t                    s;
+    sticky_error_t                  err;
+    sticky_admin_t                 *a;
+    ngx_slab_pool_t                *shpool;
+    ngx_pool_cleanup_t             *cln;
+    sticky_admin_result_t           res;
+    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    static const char  too_big[] = "the form is too large";
+
+    if (r->request_body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            len = NGX_HTTP_STICKY_STATUS_MAX_BODY + 1;
+            break;
+        }
+
+        len += b->last - b->pos;
+    }
+
+    if (len > NGX_HTTP_STICKY_STATUS_MAX_BODY) {
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 0,
+                   too_big, sizeof(too_big) - 1, 1);
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (sticky_admin_parse((const char *) body, len, &a, &err) != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused: %s", err.message);
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   err.message, ngx_strlen(err.message), 1);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        sticky_admin_free(a);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_sticky_admin_cleanup;
+    cln->data = a;
+
+    s = sticky_admin_upstream(a);
+    upstream.data = (u_char *) s.data;
+    upstream.len = s.len;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+    scf = NULL;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL
+            || uscfp[i]->host.len != upstream.len
+            || ngx_strncmp(uscfp[i]->host.data, upstream.data, upstream.len)
+               != 0)
+        {
+            continue;
+        }
+
+        scf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                              ngx_http_sticky_module);
+
+        if (scf->balancer && scf->state) {
+            break;
+        }
+
+        scf = NULL;
+    }
+
+    if (scf == NULL) {
+        p = ngx_pnalloc(r->pool, 64 + 4 * upstream.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        body = p;
+        p = ngx_cpymem(p, "no upstream \"", sizeof("no upstream \"") - 1);
+
+        /* printable ASCII only: the text goes to the log and the answer */
+        for (i = 0; i < upstream.len; i++) {
+            if (upstream.data[i] >= 0x20 && upstream.data[i] < 0x7f
+                && upstream.data[i] != '"' && upstream.data[i] != '\\')
+            {
+                *p++ = upstream.data[i];
+
+            } else {
+                p = ngx_sprintf(p, "\\x%02xd", upstream.data[i]);
+            }
+        }
+
+        p = ngx_cpymem(p, "\" uses sticky_workers",
+                       sizeof("\" uses sticky_workers") - 1);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused: %*s", p - body, body);
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   (char *) body, p - body, 1);
+    }
+
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    rc = sticky_admin_apply(scf->balancer, scf->state,
+                            (const char *) upstream.data, upstream.len, a,
+                            ngx_current_msec, &res, &err);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: %V: change refused: %s",
+                      &r->connection->addr_text, err.message);
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   err.message, ngx_strlen(err.message), 1);
+    }
+
+    if (res.changed) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "sticky_status: %V: %s", &r->connection->addr_text,
+                      res.message);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: %V: %s", &r->connection->addr_text,
+                      res.message);
+    }
+
+    return ngx_http_sticky_status_message(r, NGX_HTTP_OK, 1, res.message,
+                                          ngx_strlen(res.message), 1);
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_wants_json(ngx_http_request_t *r)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &v) == NGX_OK) {
+        return v.len == 4 && ngx_strncmp(v.data, "json", 4) == 0;
+    }
+
+    h = ngx_http_sticky_status_header_in(r, "Accept");
+
+    return h && ngx_strcasestrn(h->value.data, "application/json", 16 - 1);
+}
+
+
+/* The first request header named `name` (case-insensitive), or NULL. */
+static ngx_table_elt_t *
+ngx_http_sticky_status_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != len
+            || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
+        {
+            continue;
+        }
+
+        return &h[i];
+    }
+}
+
+
+/* The core's page object, freed with the request's pool. */
+static sticky_status_t *
+ngx_http_sticky_status_create(ngx_http_request_t *r)
+{
+    sticky_error_t       err;
+    sticky_status_t     *st;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    if (sticky_status_create(&st, &err) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s", err.message);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_sticky_status_cleanup;
+    cln->data = st;
+
+    return st;
+}
+
+
+/* A short answer: {"ok":...,"message":...} or "OK: ..." text. */
+static ngx_int_t
+ngx_http_sticky_status_message(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t ok, const char *text, size_t len, ngx_uint_t allow_post)
+{
+    ngx_int_t         json;
+    sticky_str_t      body;
+    sticky_error_t    err;
+    sticky_status_t  *st;
+
+    st = ngx_http_sticky_status_create(r);
+    if (st == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json = ngx_http_sticky_status_wants_json(r);
+
+    if (sticky_status_message(st, (int) json, (int) ok, text, len, &body,
+                              &err)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s", err.message);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        if (allow_post) {
+            if (ngx_http_sticky_status_add_header(r, "Allow",
+                    (u_char *) "GET, HEAD, POST", 15) != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+        } else if (ngx_http_sticky_status_add_header(r, "Allow",
+                       (u_char *) "GET, HEAD", 9) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_sticky_status_send(r, status,
+               json ? "application/json" : "text/plain; charset=utf-8",
+               &body, NULL);
+}
+
+
+/*
+ * Sends `body` (memory owned by the core's page object, which lives as long
+ * as the request's pool). HTML gets a Content-Security-Policy that allows
+ * its own inline style and script only, and no framing.
+ */
+static ngx_int_t
+ngx_http_sticky_status_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, sticky_str_t *body, ngx_str_t *nonce)
+{
+    u_char       *csp;
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static const char  csp_start[] =
+        "default-src 'none'; connect-src 'self'; img-src data:; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; "
+        "style-src 'nonce-";
+    static const char  csp_script[] = "'; script-src 'nonce-";
+    static const char  csp_end[] = "'";
+
+    r->headers_out.status = status;
+    r->headers_out.content_type.data = (u_char *) content_type;
+    r->headers_out.content_type.len = ngx_strlen(content_type);
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = body->len;
+
+    if (ngx_http_sticky_status_add_header(r, "Cache-Control",
+                                          (u_char *) "no-store", 8)
+            != NGX_OK
+        || ngx_http_sticky_status_add_header(r, "X-Content-Type-Options",
+                                             (u_char *) "nosniff", 7)
+            != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (nonce) {
+        len = sizeof(csp_start) - 1 + nonce->len + sizeof(csp_script) - 1
+              + nonce->len + sizeof(csp_end) - 1;
+
+        csp = ngx_pnalloc(r->pool, len);
+        if (csp == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(csp, "%s%V%s%V%s", csp_start, nonce, csp_script, nonce,
+                    csp_end);
+
+        if (ngx_http_sticky_status_add_header(r, "Content-Security-Policy",
+                                              csp, len)
+                != NGX_OK
+            || ngx_http_sticky_status_add_header(r, "X-Frame-Options",
+                                                 (u_char *) "DENY", 4)
+               != NGX_OK
+            || ngx_http_sticky_status_add_header(r, "Referrer-Policy",
+                                                 (u_char *) "no-referrer", 11)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (body->len == 0) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) body->data;
+    b->last = b->pos + body->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_sticky_status_cleanup(void *data)
+{
+    sticky_status_free(data);
+}
+
+
+static void
+ngx_http_sticky_admin_cleanup(void *data)
+{
+    sticky_admin_free(data);
+}
