@@ -154,6 +154,10 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
                                                 NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 
+    if (sp && ngx_http_sticky_set_session_cookie(r, sp) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_next_header_filter(r);
 }
 

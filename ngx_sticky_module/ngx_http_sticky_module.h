@@ -85,6 +85,10 @@ void ngx_http_sticky_log_transition(ngx_log_t *log,
 ngx_int_t ngx_http_sticky_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 
+/* ngx_http_sticky_cookie.c: mod_jk's set_session_cookie */
+ngx_int_t ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,
+    ngx_http_sticky_peer_data_t *sp);
+
 /* ngx_http_sticky_variables.c */
 ngx_int_t ngx_http_sticky_add_variables(ngx_conf_t *cf);
 

@@ -129,6 +129,13 @@ void sticky_balancer_free(sticky_balancer_t *b) STICKY_NOEXCEPT;
 size_t sticky_balancer_members(const sticky_balancer_t *b) STICKY_NOEXCEPT;
 sticky_str_t sticky_balancer_member_name(const sticky_balancer_t *b,
     size_t index) STICKY_NOEXCEPT;
+sticky_str_t sticky_balancer_member_route(const sticky_balancer_t *b,
+    size_t index) STICKY_NOEXCEPT;
+
+/* 1 with the cookie's name and path when the lb sets set_session_cookie
+ * (mod_jk: `Set-Cookie: NAME=.ROUTE` on answers that were not sticky). */
+int sticky_balancer_session_cookie(const sticky_balancer_t *b,
+    sticky_str_t *name, sticky_str_t *path) STICKY_NOEXCEPT;
 
 /* Bytes of zone state for `members` members (8-byte aligned memory). */
 size_t sticky_zone_bytes(size_t members) STICKY_NOEXCEPT;

@@ -94,6 +94,19 @@ STICKY_API sticky_str_t sticky_balancer_member_name(const sticky_balancer_t* b,
   return Str(b->selector.name(index));
 }
 
+STICKY_API sticky_str_t sticky_balancer_member_route(const sticky_balancer_t* b,
+                                                     size_t index) noexcept {
+  return Str(b->selector.route(index));
+}
+
+STICKY_API int sticky_balancer_session_cookie(const sticky_balancer_t* b, sticky_str_t* name,
+                                              sticky_str_t* path) noexcept {
+  if (!b->balancer.set_session_cookie) return 0;
+  *name = Str(b->balancer.session_cookie);
+  *path = Str(b->balancer.session_cookie_path);
+  return 1;
+}
+
 STICKY_API size_t sticky_zone_bytes(size_t members) noexcept { return sticky::ZoneBytes(members); }
 
 STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_t bytes,
