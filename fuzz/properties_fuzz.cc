@@ -1,0 +1,80 @@
+// libFuzzer target: the workers.properties reader (config.h) on arbitrary
+// bytes, then what configuration time builds from a file nginx accepts: the
+// lb worker a `sticky_workers` directive picks, its Selector and a zone.
+//
+//   make fuzz                      (builds build/fuzz/properties_fuzz, runs it)
+//   build/fuzz/properties_fuzz -dict=fuzz/properties.dict fuzz/corpus/properties
+//
+// Environment variables for $(var) come from a fixed fake environment, so a
+// run does not depend on the machine's.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.h"
+#include "model.h"
+#include "select.h"
+#include "session.h"
+#include "state.h"
+
+namespace {
+
+std::optional<std::string> FakeEnv(const std::string& name) {
+  if (name == "HOST") return std::string("127.0.0.1");
+  if (name == "PORT") return std::string("8009");
+  if (name == "ROUTE") return std::string("node1");
+  if (name == "EMPTY") return std::string();
+  if (name == "SELF") return std::string("$(SELF)");  // no recursion expected
+  return std::nullopt;
+}
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  sticky::EnvLookup env = FakeEnv;
+  sticky::Config config = sticky::LoadConfig(text, "fuzz.properties", env);
+
+  for (const sticky::Diagnostic& d : config.diagnostics) Check(d.where.file == "fuzz.properties");
+
+  std::string error;
+  const sticky::Balancer* chosen = sticky::SelectBalancer(config, "", &error);
+  Check(chosen != nullptr || !error.empty());
+  if (!config.ok()) return 0;
+
+  // Everything configuration time does with an accepted file.
+  for (const sticky::Balancer& b : config.balancers) {
+    Check(sticky::SelectBalancer(config, b.name, &error) != nullptr);
+    sticky::Selector selector(b);
+    Check(selector.member_count() == b.members.size());
+    std::vector<std::uint64_t> memory(sticky::ZoneBytes(b.members.size()) / 8 + 1);
+    sticky::Zone* zone = sticky::InitZone(memory.data(), memory.size() * 8, b, 1000);
+    if (zone == nullptr) continue;  // e.g. a worker name over kMaxNameBytes
+    // One new session and one sticky session per member's route.
+    sticky::SelectRequest request;
+    request.now_ms = 1000;
+    sticky::Decision d = selector.Select(*zone, request);
+    Check(d.verdict != sticky::Verdict::kMember ||
+          (d.member >= 0 && static_cast<std::size_t>(d.member) < b.members.size()));
+    for (std::size_t i = 0; i < b.members.size() && i < 8; ++i) {
+      std::string cookie = "JSESSIONID=ABC." + std::string(selector.route(i));
+      std::string_view headers[1] = {cookie};
+      sticky::SessionCandidate c[sticky::kMaxSessionCandidates];
+      request.candidates = c;
+      request.candidate_count = sticky::FindSessionCandidates(
+          "/", headers, 1, selector.session_names(), c, sticky::kMaxSessionCandidates);
+      d = selector.Select(*zone, request);
+      Check(d.verdict != sticky::Verdict::kMember ||
+            (d.member >= 0 && static_cast<std::size_t>(d.member) < b.members.size()));
+    }
+  }
+  return 0;
+}
