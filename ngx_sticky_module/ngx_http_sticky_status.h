@@ -1,0 +1,22 @@
+/*
+ * Shared by the two halves of sticky_status: the page
+ * (ngx_http_sticky_status.c) and the admin actions
+ * (ngx_http_sticky_status_post.c).
+ */
+#ifndef NGX_HTTP_STICKY_STATUS_H
+#define NGX_HTTP_STICKY_STATUS_H
+
+#include "ngx_http_sticky_module.h"
+
+
+/* POST: NGX_DECLINED when the request may go on to its body. */
+ngx_int_t ngx_http_sticky_status_post_check(ngx_http_request_t *r);
+void ngx_http_sticky_status_post_body(ngx_http_request_t *r);
+
+ngx_table_elt_t *ngx_http_sticky_status_header_in(ngx_http_request_t *r,
+    const char *name);
+ngx_int_t ngx_http_sticky_status_message(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_uint_t ok, const char *text, size_t len,
+    ngx_uint_t allow_post);
+
+#endif /* NGX_HTTP_STICKY_STATUS_H */

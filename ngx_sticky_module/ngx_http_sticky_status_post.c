@@ -1,0 +1,350 @@
+/*
+ * The admin actions of a read_write sticky_status location: a POST with the
+ * form fields upstream, worker and one of activation=, lbfactor=, action=.
+ * Only with the header X-Sticky-Admin: 1 (a cross-site form cannot send it)
+ * and, when the browser sends Origin, an Origin naming this host: the
+ * balancer-manager CVEs were cross-site requests.
+ */
+
+#include "ngx_http_sticky_module.h"
+#include "ngx_http_sticky_status.h"
+
+
+#define NGX_HTTP_STICKY_STATUS_MAX_BODY  4096
+
+
+static ngx_int_t ngx_http_sticky_status_origin_ok(ngx_http_request_t *r,
+    ngx_str_t *origin);
+static ngx_int_t ngx_http_sticky_status_post(ngx_http_request_t *r);
+static void ngx_http_sticky_admin_cleanup(void *data);
+
+
+/*
+ * Before the body of a POST is read: the admin header, then the Origin,
+ * then the type and size. NGX_DECLINED when all is well; otherwise the
+ * refusal is sent here and its result returned.
+ */
+ngx_int_t
+ngx_http_sticky_status_post_check(ngx_http_request_t *r)
+{
+    ngx_str_t         origin;
+    ngx_table_elt_t  *h;
+
+    static const char  no_header[] =
+        "changes need the header X-Sticky-Admin: 1";
+    static const char  bad_origin[] =
+        "the Origin of this request is not this host";
+    static const char  too_big[] =
+        "the form is too large";
+    static const char  not_form[] =
+        "send the form as application/x-www-form-urlencoded";
+
+    h = ngx_http_sticky_status_header_in(r, "X-Sticky-Admin");
+
+    if (h == NULL || h->value.len != 1 || h->value.data[0] != '1') {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused, "
+                      "no \"X-Sticky-Admin: 1\" header");
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_FORBIDDEN, 0,
+                   no_header, sizeof(no_header) - 1, 1);
+    }
+
+    if (ngx_http_sticky_status_origin_ok(r, &origin) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused, Origin \"%V\" "
+                      "is not this host", &origin);
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_FORBIDDEN, 0,
+                   bad_origin, sizeof(bad_origin) - 1, 1);
+    }
+
+    h = r->headers_in.content_type;
+
+    if (h
+        && (h->value.len < 33
+            || ngx_strncasecmp(h->value.data,
+                               (u_char *) "application/x-www-form-urlencoded",
+                               33) != 0))
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, 0,
+                   not_form, sizeof(not_form) - 1, 1);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_STICKY_STATUS_MAX_BODY) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 0,
+                   too_big, sizeof(too_big) - 1, 1);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A browser sends Origin with every POST; a cross-site page cannot make it
+ * name us. No Origin (curl, scripts) is fine: those cannot be forged by a
+ * web page, and X-Sticky-Admin is required anyway.
+ */
+static ngx_int_t
+ngx_http_sticky_status_origin_ok(ngx_http_request_t *r, ngx_str_t *origin)
+{
+    u_char           *p;
+    size_t            len, hlen;
+    ngx_str_t         host;
+    ngx_uint_t        https;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(origin);
+
+    h = ngx_http_sticky_status_header_in(r, "Origin");
+    if (h == NULL) {
+        return NGX_OK;
+    }
+
+    *origin = h->value;
+
+    if (r->headers_in.host == NULL) {
+        return NGX_ERROR;
+    }
+
+    host = r->headers_in.host->value;
+    p = h->value.data;
+    len = h->value.len;
+
+    if (len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0) {
+        https = 0;
+        p += 7;
+        len -= 7;
+
+    } else if (len > 8 && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0) {
+        https = 1;
+        p += 8;
+        len -= 8;
+
+    } else {
+        return NGX_ERROR;   /* "null" and the like */
+    }
+
+    /* the default port may be written in one and not in the other */
+    if (https) {
+        if (len > 4 && ngx_strncmp(p + len - 4, ":443", 4) == 0) {
+            len -= 4;
+        }
+
+        hlen = host.len;
+        if (hlen > 4 && ngx_strncmp(host.data + hlen - 4, ":443", 4) == 0) {
+            host.len -= 4;
+        }
+
+    } else {
+        if (len > 3 && ngx_strncmp(p + len - 3, ":80", 3) == 0) {
+            len -= 3;
+        }
+
+        hlen = host.len;
+        if (hlen > 3 && ngx_strncmp(host.data + hlen - 3, ":80", 3) == 0) {
+            host.len -= 3;
+        }
+    }
+
+    if (len != host.len || ngx_strncasecmp(p, host.data, len) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The body of an admin POST has been read. */
+void
+ngx_http_sticky_status_post_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_sticky_status_post(r));
+}
+
+
+static ngx_int_t
+ngx_http_sticky_status_post(ngx_http_request_t *r)
+{
+    u_char                         *body, *p;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       upstream;
+    ngx_buf_t                      *b;
+    ngx_uint_t                      i;
+    ngx_chain_t                    *cl;
+    sticky_str_t                    s;
+    sticky_error_t                  err;
+    sticky_admin_t                 *a;
+    ngx_slab_pool_t                *shpool;
+    ngx_pool_cleanup_t             *cln;
+    sticky_admin_result_t           res;
+    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    static const char  too_big[] = "the form is too large";
+
+    if (r->request_body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            len = NGX_HTTP_STICKY_STATUS_MAX_BODY + 1;
+            break;
+        }
+
+        len += b->last - b->pos;
+    }
+
+    if (len > NGX_HTTP_STICKY_STATUS_MAX_BODY) {
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, 0,
+                   too_big, sizeof(too_big) - 1, 1);
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (sticky_admin_parse((const char *) body, len, &a, &err) != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused: %s", err.message);
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   err.message, ngx_strlen(err.message), 1);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        sticky_admin_free(a);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_sticky_admin_cleanup;
+    cln->data = a;
+
+    s = sticky_admin_upstream(a);
+    upstream.data = (u_char *) s.data;
+    upstream.len = s.len;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+    scf = NULL;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL
+            || uscfp[i]->host.len != upstream.len
+            || ngx_strncmp(uscfp[i]->host.data, upstream.data, upstream.len)
+               != 0)
+        {
+            continue;
+        }
+
+        scf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                              ngx_http_sticky_module);
+
+        if (scf->balancer && scf->state) {
+            break;
+        }
+
+        scf = NULL;
+    }
+
+    if (scf == NULL) {
+        p = ngx_pnalloc(r->pool, 64 + 4 * upstream.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        body = p;
+        p = ngx_cpymem(p, "no upstream \"", sizeof("no upstream \"") - 1);
+
+        /* printable ASCII only: the text goes to the log and the answer */
+        for (i = 0; i < upstream.len; i++) {
+            if (upstream.data[i] >= 0x20 && upstream.data[i] < 0x7f
+                && upstream.data[i] != '"' && upstream.data[i] != '\\')
+            {
+                *p++ = upstream.data[i];
+
+            } else {
+                p = ngx_sprintf(p, "\\x%02xd", upstream.data[i]);
+            }
+        }
+
+        p = ngx_cpymem(p, "\" uses sticky_workers",
+                       sizeof("\" uses sticky_workers") - 1);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused: %*s", p - body, body);
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   (char *) body, p - body, 1);
+    }
+
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    rc = sticky_admin_apply(scf->balancer, scf->state,
+                            (const char *) upstream.data, upstream.len, a,
+                            ngx_current_msec, &res, &err);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: %V: change refused: %s",
+                      &r->connection->addr_text, err.message);
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   err.message, ngx_strlen(err.message), 1);
+    }
+
+    if (res.changed) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "sticky_status: %V: %s", &r->connection->addr_text,
+                      res.message);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: %V: %s", &r->connection->addr_text,
+                      res.message);
+    }
+
+    return ngx_http_sticky_status_message(r, NGX_HTTP_OK, 1, res.message,
+                                          ngx_strlen(res.message), 1);
+}
+
+
+static void
+ngx_http_sticky_admin_cleanup(void *data)
+{
+    sticky_admin_free(data);
+}
