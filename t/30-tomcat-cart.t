@@ -6,13 +6,19 @@
 #
 #   1. one browser fills a cart with 20 books: one node, one session, all
 #      20 books in order;
-#   2. 60 new carts spread over the three nodes, each cart stays on its node;
-#   3. the browser's node is killed (-9) while the browser and 10 other carts
-#      keep shopping: no client error, no cart loses a book, each cart of
-#      the dead node continues on exactly one other node, and says so
-#      ($sticky_route_changed); the other carts stay where they were;
+#   2. 300 new carts spread over the three nodes by weight (each node at
+#      least a quarter), each cart stays on its node;
+#   3. the node holding most carts is killed (-9) while 30 carts (the
+#      browser among them) keep shopping in random order: no client error,
+#      no cart loses a book, each cart of the dead node continues on exactly
+#      one other node, and says so ($sticky_route_changed); the other carts
+#      stay where they were;
 #   4. the node is restarted: after recover_time new carts reach it again,
-#      and the browser's cart is served by it again, complete.
+#      and a cart of it (the browser's when it lived there) is served by it
+#      again, complete;
+#   5. a node is drained through the status API (activation=D): its carts
+#      keep working there, new carts avoid it, the JSON status shows "D";
+#      activated again (activation=A), new carts reach it again.
 
 use strict;
 use warnings;
@@ -22,8 +28,14 @@ use Test::More;
 use POSIX ();
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
+use List::Util qw(shuffle);
 use StickyTest qw(header);
+use StickyStatus qw(status_json worker admin);
 use TomcatTest qw(uniq);
+
+my $SEED = $ENV{STICKY_SEED} // (time ^ $$) & 0xffff;
+srand $SEED;
+note "random order seed $SEED (STICKY_SEED=$SEED repeats it)";
 
 my $T0 = time;
 my $t = StickyTest->new;
@@ -56,6 +68,9 @@ $t->write_conf(<<"EOF");
         proxy_connect_timeout 1s;
         location / {
             proxy_pass http://tomcats;
+        }
+        location = /sticky-status {
+            sticky_status read_write;
         }
     }
 EOF
@@ -95,13 +110,15 @@ is($r->{node}, $home, "browser: /cart.json from $home");
 is_deeply($r->{books}, \@browser_books, 'browser: /cart.json lists all 20 books in order');
 is($browser->session, $sid, 'browser: the session id never changed');
 
-# --- 2. 60 new carts ------------------------------------------------------------------------
+# --- 2. 300 new carts ------------------------------------------------------------------------
 
 my @carts;    # { client, home, books => [...] }; the browser is $carts[0]
 push @carts, { client => $browser, home => $home, books => [@browser_books] };
 my %spread;
 my ($split, $bad_new, $bad_id) = (0, 0, 0);
-for my $i (1 .. 60) {
+my $NEW = 300;
+my $t_new = time;
+for my $i (1 .. $NEW) {
     my $c = TomcatTest::Client->new($t, $front, "cart $i");
     my $book = "First book of cart $i";
     my $a = $c->add($book);
@@ -114,42 +131,61 @@ for my $i (1 .. 60) {
     $spread{$a->{node}}++;
     push @carts, { client => $c, home => $a->{node}, books => [$book] };
 }
-is($bad_new, 0, '60 new carts: each got its book, every answer 200');
-is($split, 0, '60 new carts: each cart\'s two requests answered by one node');
-is($bad_id, 0, '60 new carts: each session id ends in the route of its node');
-ok(!grep({ ($spread{$_} // 0) < 10 } @nodes) && keys %spread == 3,
-   '60 new carts: every node got at least 10') or diag explain \%spread;
+note sprintf '%d new carts in %.1f s', $NEW, time - $t_new;
+is($bad_new, 0, "$NEW new carts: each got its book, every answer 200");
+is($split, 0, "$NEW new carts: each cart's two requests answered by one node");
+is($bad_id, 0, "$NEW new carts: each session id ends in the route of its node");
+# Equal weights, method Request: each node a third, less on the browser's
+# node (its 22 requests count); a quarter each is the bound.
+ok(!grep({ ($spread{$_} // 0) < $NEW / 4 } @nodes) && keys %spread == 3,
+   "$NEW new carts: every node got at least a quarter") or diag explain \%spread;
 note 'new carts per node: ' . join ', ', map { "$_ $spread{$_}" } sort keys %spread;
 
-# --- 3. kill -9 the browser's node while 11 carts shop --------------------------------------
+# --- 3. kill -9 the node with most carts while 30 carts shop --------------------------------
 
-my $victim = $home;
+my %carts_on;
+$carts_on{$_->{home}}++ for @carts;
+my ($victim) = sort { $carts_on{$b} <=> $carts_on{$a} || $a cmp $b } @nodes;
+note "carts per node (the browser's included): "
+    . join(', ', map { "$_ " . ($carts_on{$_} // 0) } @nodes) . "; killing $victim";
 my $vn = $cluster->node_of($victim);
 my @survivors = grep { $_ ne $victim } @nodes;
 
-# The browser, up to 4 more carts of the victim, the rest from the others.
+# 30 shoppers: the browser, 12 carts of the victim in all, the rest from the
+# others.
+my $SHOPPERS = 30;
 my @shoppers = (0);
-my %want = ($victim => 4, map { $_ => 3 } @survivors);
+my %want = ($victim => 12, map { $_ => 9 } @survivors);
+$want{$home}--;
 for my $k (1 .. $#carts) {
-    last if @shoppers == 11;
+    last if @shoppers == $SHOPPERS;
     my $h = $carts[$k]{home};
     if (($want{$h} // 0) > 0) { $want{$h}--; push @shoppers, $k }
 }
 for my $k (1 .. $#carts) {    # fill up when a node had few carts
-    last if @shoppers == 11;
+    last if @shoppers == $SHOPPERS;
     push @shoppers, $k unless grep { $_ == $k } @shoppers;
 }
+is(scalar @shoppers, $SHOPPERS, "$SHOPPERS shoppers, "
+   . scalar(grep { $carts[$_]{home} eq $victim } @shoppers) . " of them on $victim");
 
+# A few forked workers, each with its share of the carts (dealt in random
+# order), shopping them in a new random order every round.
+my $WORKERS = 6;
+my @share;
+my @dealt = shuffle @shoppers;
+push @{$share[$_ % $WORKERS]}, $dealt[$_] for 0 .. $#dealt;
 my $marker = $t->dir . '/killed';
-my %child;    # pid => cart index
-for my $k (@shoppers) {
+my %child;    # pid => its carts
+for my $mine (@share) {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        my $ok = eval { shop($k); 1 };
-        print STDERR "shopper $k: $@" unless $ok;
+        srand($SEED + $$);
+        my $ok = eval { shop(@$mine); 1 };
+        print STDERR "shopper of @$mine: $@" unless $ok;
         POSIX::_exit($ok ? 0 : 1);    # no END blocks, no harness DESTROY here
     }
-    $child{$pid} = $k;
+    $child{$pid} = $mine;
 }
 
 # Kill once every shopper has done two rounds (bounded).
@@ -158,7 +194,7 @@ until (!grep { lines_of($_) < 4 } @shoppers) {
     last if time > $deadline;
     sleep 0.05;
 }
-ok(!grep({ lines_of($_) < 4 } @shoppers), 'all 11 shoppers are shopping before the kill');
+ok(!grep({ lines_of($_) < 4 } @shoppers), "all $SHOPPERS shoppers are shopping before the kill");
 my $log_before_kill = -s $t->error_log // 0;
 my ($victim_pid, $victim_jvm) = ($cluster->pid($vn), '-Dcatalina.base=' . $cluster->base($vn));
 ok(TomcatTest::jvm_alive($victim_pid, $victim_jvm), "$victim runs before the kill");
@@ -169,17 +205,23 @@ ok(!TomcatTest::jvm_alive($victim_pid, $victim_jvm), "$victim is gone (kill -9)"
 open my $m, '>', $marker or die "$marker: $!";
 close $m;
 
-# Each shopper goes on for 4 rounds after it saw the marker; bounded wait.
+# Each worker goes on for 4 rounds after it saw the marker; bounded wait.
 $deadline = time + 60;
+my $child_failed = 0;
 while (%child && time < $deadline) {
     my $pid = waitpid(-1, POSIX::WNOHANG());
-    if ($pid > 0) { delete $child{$pid}; next }
+    if ($pid > 0) {
+        $child_failed++ if $?;
+        delete $child{$pid};
+        next;
+    }
     sleep 0.05;
 }
 ok(!%child, 'all shoppers finished within 60 s') or do {
     kill 'KILL', keys %child;
     waitpid($_, 0) for keys %child;
 };
+is($child_failed, 0, 'no shopper process died');
 
 # What the shoppers saw.
 my (@failed, @lost_session, @lost_book, @wrong_node, @not_changed, @changed_home,
@@ -230,7 +272,7 @@ for my $k (@shoppers) {
     $in_flight += grep { $_->{t0} < $kill_end && $_->{t1} > $kill_start } @seen;
 }
 note "$in_flight request(s) in flight during the kill";
-ok($requests >= 11 * 12, "the shoppers made $requests requests (at least 6 rounds each)");
+ok($requests >= $SHOPPERS * 12, "the shoppers made $requests requests (at least 6 rounds each)");
 is_deeply(\@failed, [], 'kill: every request of every shopper is answered 200');
 is_deeply(\@lost_session, [], 'kill: no shopper got a new session');
 is_deeply(\@lost_book, [], 'kill: every read shows all books added before it');
@@ -239,7 +281,7 @@ is_deeply(\@wrong_node, [], "kill: carts of $victim continue on exactly one othe
 is_deeply(\@not_changed, [], "kill: \$sticky_route_changed is 1 for the carts of $victim");
 is_deeply(\@changed_home, [], 'kill: $sticky_route_changed is not 1 for the other carts');
 
-# Every one of the 61 carts, read twice: complete, and where it should be.
+# Every one of the carts, read twice: complete, and where it should be.
 my (@incomplete, @misplaced, @wrong_flag);
 for my $k (0 .. $#carts) {
     my $cart = $carts[$k];
@@ -264,7 +306,8 @@ for my $k (0 .. $#carts) {
     }
     if ($moved && !defined $cart->{now}) { $cart->{now} = $where[0]; $moved_to{$where[0]}++ }
 }
-is_deeply(\@incomplete, [], 'after the kill: all 61 carts have all their books, in order');
+is_deeply(\@incomplete, [], 'after the kill: all ' . scalar(@carts)
+          . ' carts have all their books, in order');
 is_deeply(\@misplaced, [], 'after the kill: each cart is read from one node, '
           . "the moved ones where they continued");
 is_deeply(\@wrong_flag, [], "after the kill: \$sticky_route_changed is 1 exactly for $victim\'s carts");
@@ -294,7 +337,7 @@ while (time < $deadline) {
     my $a = $c->add("Book after restart $n");
     $tries{$a->{node} || "status $a->{status}"}++;
     if ($a->{status} == 200 && $a->{node} eq $victim) { $back = $c; last }
-    sleep 0.1;
+    sleep 0.02;    # pacing only; the bound is the deadline
 }
 ok($back, "new carts reach $victim again (recover_time=$RECOVER)") or diag explain \%tries;
 note sprintf "first new cart on $victim %.1f s after its restart, after %d new cart(s)",
@@ -305,12 +348,74 @@ if ($back) {
     is($r->{node}, $victim, "a new cart on $victim stays there");
     is($r->{changed}, 0, '... with $sticky_route_changed not 1');
 }
-# The browser's session names $victim: it goes home, with its cart.
-$r = $browser->cart;
-is($r->{node}, $victim, "the browser's cart is served by $victim again");
-ok(ref $r->{books} && books_ok($carts[0], $r->{books}),
-   "the browser's cart still has all its books there") or diag TomcatTest::Client::describe($r);
-is($r->{changed}, 0, 'the browser is no longer marked as moved');
+# A shopper of $victim (the browser when it lived there): its session names
+# $victim, so it goes home, with its cart.
+my ($ret) = grep { $carts[$_]{home} eq $victim } @shoppers;
+my $rname = $carts[$ret]{client}->name;
+$r = $carts[$ret]{client}->cart;
+is($r->{node}, $victim, "$rname: its cart is served by $victim again");
+ok(ref $r->{books} && books_ok($carts[$ret], $r->{books}),
+   "$rname: its cart still has all its books there") or diag TomcatTest::Client::describe($r);
+is($r->{changed}, 0, "$rname: no longer marked as moved");
+
+# --- 5. drain a node through the status API, then activate it ------------------------------
+
+my $drained = $survivors[0];
+my @mine = grep { $carts[$_]{home} eq $drained } 0 .. $#carts;
+sub status_of { my $w = worker(status_json($t, $front, '/sticky-status'), 'tomcats', $_[0]); $w ? $w->{activation} // '' : '' }
+is(status_of($drained), 'A', "status JSON: $drained is active before the drain");
+$r = admin($t, $front, '/sticky-status', upstream => 'tomcats', worker => $drained,
+           activation => 'D');
+is($r->{status}, 200, "drain $drained: POST activation=D answered 200");
+like($r->{body}, qr{activation A -> D}, '... saying A -> D') or diag $r->{body};
+is(status_of($drained), 'D', "status JSON: $drained shows activation D");
+
+# Each of its carts: one more book, then a read; both answered by it.
+my (@drain_away, @drain_bad);
+for my $k (@mine) {
+    my $cart = $carts[$k];
+    my $book = "Book while $drained drains";
+    my $a = $cart->{client}->add($book);
+    push @{$cart->{books}}, $book;
+    my $j = $cart->{client}->cart;
+    for my $x ($a, $j) {
+        push @drain_away, "cart $k: " . TomcatTest::Client::describe($x) unless $x->{node} eq $drained;
+    }
+    push @drain_bad, "cart $k: " . TomcatTest::Client::describe($j)
+        unless $a->{status} == 200 && $j->{status} == 200 && ref $j->{books}
+        && books_ok($cart, $j->{books});
+}
+cmp_ok(scalar @mine, '>=', $NEW / 4, "drained: $drained holds " . scalar(@mine) . ' carts');
+is_deeply(\@drain_away, [], "drained: each of its carts is still answered by $drained");
+is_deeply(\@drain_bad, [], "drained: each of its carts got its new book and has all its books");
+
+my %drain_new;
+my $drain_bad_new = 0;
+for my $i (1 .. 30) {
+    my $c = TomcatTest::Client->new($t, $front, "while drained $i");
+    my $a = $c->add("Book $i while drained");
+    $drain_bad_new++ unless $a->{status} == 200;
+    $drain_new{$a->{node}}++;
+}
+is($drain_bad_new, 0, 'drained: 30 new carts, every answer 200');
+ok(!$drain_new{$drained}, "drained: none of 30 new carts on $drained") or diag explain \%drain_new;
+ok(!grep({ !$drain_new{$_} } grep { $_ ne $drained } @nodes),
+   'drained: the new carts go to both other nodes') or diag explain \%drain_new;
+
+$r = admin($t, $front, '/sticky-status', upstream => 'tomcats', worker => $drained,
+           activation => 'A');
+is($r->{status}, 200, "activate $drained: POST activation=A answered 200");
+like($r->{body}, qr{activation D -> A}, '... saying D -> A') or diag $r->{body};
+is(status_of($drained), 'A', "status JSON: $drained shows activation A again");
+my ($again, %again) = (0);
+for my $i (1 .. 30) {
+    my $c = TomcatTest::Client->new($t, $front, "activated $i");
+    my $a = $c->add("Book $i after activation");
+    $again{$a->{node} || "status $a->{status}"}++;
+    if ($a->{node} eq $drained) { $again = $i; last }
+}
+ok($again, "activated: new carts reach $drained again") or diag explain \%again;
+note "after activation the first new cart on $drained was number $again" if $again;
 
 # --- the end ---------------------------------------------------------------------------------
 
@@ -357,28 +462,33 @@ sub records {
     return map { $json->decode($_) } <$fh>;
 }
 
-# A shopper (in a child process): rounds of "add a book, read the cart",
-# with a short think time, until 4 rounds after the kill marker appeared.
+# A shopper (in a child process) with carts @ks: rounds of "add a book,
+# read the cart" for each of its carts in a random order, with a short think
+# time, until 4 rounds after the kill marker appeared.
 sub shop {
-    my ($k) = @_;
-    my $cart = $carts[$k];
-    my $c = $cart->{client};
-    open my $log, '>>', log_file($k) or die "log: $!";
-    $log->autoflush(1);
+    my (@ks) = @_;
+    my %log;
+    for my $k (@ks) {
+        open $log{$k}, '>>', log_file($k) or die "log: $!";
+        $log{$k}->autoflush(1);
+    }
     my $json = JSON::PP->new->canonical;
     my ($after, $round) = (0, 0);
     while ($after < 4 && $round < 200) {
         $after++ if -e $marker;
         $round++;
-        my $name = $k == 0 ? 'browser' : "cart $k";
-        for my $kind ('add', 'cart') {
-            my $r = $kind eq 'add' ? $c->add("Book $round of $name while shopping") : $c->cart;
-            print $log $json->encode({
-                kind => $kind, book => $r->{book} // '', t0 => $r->{t0}, t1 => $r->{t1},
-                status => $r->{status}, node => $r->{node}, session => $r->{session},
-                changed => $r->{changed}, books => $r->{books} || [],
-                desc => TomcatTest::Client::describe($r),
-            }), "\n";
+        for my $k (shuffle @ks) {
+            my $c = $carts[$k]{client};
+            my $name = $k == 0 ? 'browser' : "cart $k";
+            for my $kind ('add', 'cart') {
+                my $r = $kind eq 'add' ? $c->add("Book $round of $name while shopping") : $c->cart;
+                print { $log{$k} } $json->encode({
+                    kind => $kind, book => $r->{book} // '', t0 => $r->{t0}, t1 => $r->{t1},
+                    status => $r->{status}, node => $r->{node}, session => $r->{session},
+                    changed => $r->{changed}, books => $r->{books} || [],
+                    desc => TomcatTest::Client::describe($r),
+                }), "\n";
+            }
         }
         sleep 0.05;
     }
