@@ -19,4 +19,14 @@ ngx_int_t ngx_http_sticky_status_message(ngx_http_request_t *r,
     ngx_uint_t status, ngx_uint_t ok, const char *text, size_t len,
     ngx_uint_t allow_post);
 
+ngx_int_t ngx_http_sticky_status_wants_json(ngx_http_request_t *r);
+
+/* ngx_http_sticky_status_send.c */
+sticky_status_t *ngx_http_sticky_status_create(ngx_http_request_t *r);
+ngx_int_t ngx_http_sticky_status_send(ngx_http_request_t *r,
+    ngx_uint_t status, const char *content_type, sticky_str_t *body,
+    ngx_str_t *nonce);
+ngx_int_t ngx_http_sticky_status_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
+
 #endif /* NGX_HTTP_STICKY_STATUS_H */

@@ -31,7 +31,7 @@ use Time::HiRes qw(sleep time);
 use List::Util qw(shuffle);
 use StickyTest qw(header);
 use StickyStatus qw(status_json worker admin);
-use TomcatTest qw(uniq);
+use TomcatTest qw(uniq front_conf);
 
 my $SEED = $ENV{STICKY_SEED} // (time ^ $$) & 0xffff;
 srand $SEED;
@@ -56,23 +56,10 @@ unlike($workers, qr/recover_time/, 'the generated file leaves recover_time at it
 # The restarted node is to be used again within the test, not after 60 s.
 my $RECOVER = 2;
 $t->write_file('workers.properties', "$workers\nworker.$lb.recover_time=$RECOVER\n");
-$t->write_conf(<<"EOF");
-    upstream tomcats {
-        sticky_workers workers.properties;
-    }
-    server {
-        listen 127.0.0.1:$front;
-        add_header X-Worker \$sticky_worker always;
-        add_header X-Route-Changed \$sticky_route_changed always;
-        proxy_next_upstream error timeout;
-        proxy_connect_timeout 1s;
-        location / {
-            proxy_pass http://tomcats;
-        }
+$t->write_conf(front_conf($front, <<'EOF'));
         location = /sticky-status {
             sticky_status read_write;
         }
-    }
 EOF
 $t->run($front);
 

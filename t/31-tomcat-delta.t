@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time);
 use StickyTest;
-use TomcatTest qw(uniq jvm_alive);
+use TomcatTest qw(uniq jvm_alive front_conf);
 
 my $T0 = time;
 my $t = StickyTest->new;
@@ -23,21 +23,7 @@ note sprintf 'DeltaManager cluster up in %.1f s', $cluster->start_seconds;
 my @nodes = map { $cluster->route($_) } 1 .. 3;
 
 $t->write_file('workers.properties', $cluster->workers);
-$t->write_conf(<<"EOF");
-    upstream tomcats {
-        sticky_workers workers.properties;
-    }
-    server {
-        listen 127.0.0.1:$front;
-        add_header X-Worker \$sticky_worker always;
-        add_header X-Route-Changed \$sticky_route_changed always;
-        proxy_next_upstream error timeout;
-        proxy_connect_timeout 1s;
-        location / {
-            proxy_pass http://tomcats;
-        }
-    }
-EOF
+$t->write_conf(front_conf($front));
 $t->run($front);
 
 # --- 12 carts of 3 books ---------------------------------------------------------------

@@ -25,7 +25,8 @@ use FindBin;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive proc_start_time);
+our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive proc_start_time
+                    front_conf);
 
 my $REPO = _repo();
 our $CLUSTER_SH = "$REPO/t/tomcat/cluster.sh";
@@ -82,6 +83,30 @@ sub uri_escape {
     my ($s) = @_;
     $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
     return $s;
+}
+
+# The http{} body of the nginx in front of the cluster: the upstream from
+# workers.properties, failover on connection errors, and headers that say
+# which worker answered; $extra goes into the server block.
+sub front_conf {
+    my ($front, $extra) = @_;
+    $extra //= '';
+    return <<"EOF";
+    upstream tomcats {
+        sticky_workers workers.properties;
+    }
+    server {
+        listen 127.0.0.1:$front;
+        add_header X-Worker \$sticky_worker always;
+        add_header X-Route-Changed \$sticky_route_changed always;
+        proxy_next_upstream error timeout;
+        proxy_connect_timeout 1s;
+        location / {
+            proxy_pass http://tomcats;
+        }
+$extra
+    }
+EOF
 }
 
 # The list without repeated elements, in the order of first appearance.
