@@ -16,8 +16,8 @@ MODULE     := $(BUILD)/ngx_http_sticky_module.so
 # The core has its own flags: nginx compiles module sources with its C flags.
 CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden \
                  -fvisibility-inlines-hidden -Wall -Wextra -Werror
-CORE_SRCS  := $(sort $(wildcard src/*.cc))
-CORE_HDRS  := $(wildcard src/*.h)
+CORE_SRCS  := $(sort $(wildcard src/*.cc src/*/*.cc))
+CORE_HDRS  := $(wildcard src/*.h src/*/*.h)
 CORE_OBJS  := $(patsubst src/%.cc,$(BUILD)/core/%.o,$(CORE_SRCS))
 CORE_LIB   := $(BUILD)/core/libstickycore.a
 

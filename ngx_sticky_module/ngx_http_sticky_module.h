@@ -38,6 +38,10 @@ typedef struct {
     ngx_msec_t                    *read_timeouts;    /* per member, 0: none */
     ngx_msec_t                    *connect_timeouts; /* per member, 0: none */
     ngx_uint_t                     member_timeouts;  /* any of them set */
+    u_char                        *socket_keepalive; /* per member, 0 or 1 */
+
+    /* AJP: set when an ajp_pass uses this upstream */
+    void                          *ajp;        /* ngx_http_sticky_ajp_upstream_t */
 } ngx_http_sticky_srv_conf_t;
 
 
@@ -60,6 +64,9 @@ typedef struct {
     unsigned                           unavailable:1;  /* nothing usable, or
                                                           the last attempt
                                                           could not connect */
+    unsigned                           cping_pending:1;  /* AJP: a CPong is
+                                                            awaited; no answer
+                                                            is a failed connect */
 
     ngx_msec_t                         read_timeout;     /* the location's */
     ngx_msec_t                         connect_timeout;  /* the location's */
@@ -95,7 +102,8 @@ ngx_int_t ngx_http_sticky_add_variables(ngx_conf_t *cf);
 /* ngx_http_sticky_timer.c: per-process maintenance */
 ngx_int_t ngx_http_sticky_init_timer(ngx_cycle_t *cycle);
 
-/* ngx_http_sticky_peer.c: worker.X.reply_timeout and socket_connect_timeout */
+/* ngx_http_sticky_peer.c: worker.X.reply_timeout, socket_connect_timeout and
+ * socket_keepalive */
 char *ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
 
@@ -108,7 +116,7 @@ char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
 void ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
     ngx_log_t *log);
 
-/* ngx_http_sticky_status.c: the sticky_status directive (issue 5) */
+/* ngx_http_sticky_status.c: the sticky_status directive */
 char *ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 #endif /* NGX_HTTP_STICKY_MODULE_H */

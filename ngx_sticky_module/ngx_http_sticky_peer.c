@@ -251,6 +251,10 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
                                    : sp->connect_timeout;
     }
 
+    if (scf->socket_keepalive[sp->member]) {
+        pc->so_keepalive = 1;
+    }
+
     sp->tried[sp->member / 64] |= (uint64_t) 1 << (sp->member % 64);
 
     peer = scf->peers[sp->member];
@@ -302,6 +306,13 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     received = u->state ? u->state->bytes_received : 0;
 
     outcome = ngx_http_sticky_outcome(pc, u, state, &status);
+
+    /* AJP: a CPing unanswered is a connect that failed (mod_jk's rule) */
+    if (sp->cping_pending && outcome != STICKY_OUTCOME_SUCCESS) {
+        outcome = STICKY_OUTCOME_CONNECT_FAILED;
+    }
+
+    sp->cping_pending = 0;
 
     if (outcome == STICKY_OUTCOME_CONNECT_FAILED) {
         sp->unavailable = 1;
@@ -420,7 +431,8 @@ ngx_http_sticky_body_broken(ngx_http_upstream_t *u, ngx_connection_t *c)
 /*
  * Configuration time: the members' own timeouts, mod_jk's reply_timeout
  * (the longest wait for a reply, as proxy_read_timeout) and
- * socket_connect_timeout, by member index; 0 keeps the location's.
+ * socket_connect_timeout, by member index (0 keeps the location's), and
+ * socket_keepalive (SO_KEEPALIVE on the member's connections).
  */
 char *
 ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
@@ -433,8 +445,11 @@ ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
                                      scf->nmembers * sizeof(ngx_msec_t));
     scf->connect_timeouts = ngx_pcalloc(cf->pool,
                                         scf->nmembers * sizeof(ngx_msec_t));
+    scf->socket_keepalive = ngx_pcalloc(cf->pool, scf->nmembers);
 
-    if (scf->read_timeouts == NULL || scf->connect_timeouts == NULL) {
+    if (scf->read_timeouts == NULL || scf->connect_timeouts == NULL
+        || scf->socket_keepalive == NULL)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -443,6 +458,7 @@ ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
 
         scf->read_timeouts[i] = m.reply_timeout;
         scf->connect_timeouts[i] = m.connect_timeout;
+        scf->socket_keepalive[i] = m.socket_keepalive ? 1 : 0;
 
         if (m.reply_timeout || m.connect_timeout) {
             scf->member_timeouts = 1;

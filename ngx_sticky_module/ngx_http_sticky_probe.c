@@ -5,6 +5,9 @@
  * anything else fails: a refused or timed-out connect, a broken read, a
  * status outside 200..399, no status line within probe_timeout.
  *
+ * The members of an upstream that an ajp_pass uses listen on AJP ports:
+ * their probe is a CPING, passed by a CPONG (mod_jk's own health check).
+ *
  * A probe is an ordinary non-blocking nginx connection with a pool of its
  * own, freed when it ends. Its connection is marked idle, so a quitting or
  * reloading process closes it at once (ngx_close_idle_connections()): the
@@ -29,6 +32,7 @@ typedef struct {
     u_char                      *send_end;
     size_t                       received;
     u_char                       buf[16];      /* "HTTP/1.1 200 " */
+    u_char                       cping[STICKY_AJP_CPING_SIZE];
 } ngx_http_sticky_probe_t;
 
 
@@ -79,8 +83,15 @@ ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
     pr->pool = pool;
     pr->conf = scf;
     pr->member = member;
-    pr->send = scf->probe_requests[member].data;
-    pr->send_end = pr->send + scf->probe_requests[member].len;
+    if (scf->ajp) {
+        sticky_ajp_cping(pr->cping);
+        pr->send = pr->cping;
+        pr->send_end = pr->cping + STICKY_AJP_CPING_SIZE;
+
+    } else {
+        pr->send = scf->probe_requests[member].data;
+        pr->send_end = pr->send + scf->probe_requests[member].len;
+    }
 
     pr->peer.sockaddr = addr->sockaddr;
     pr->peer.socklen = addr->socklen;
@@ -215,7 +226,9 @@ ngx_http_sticky_probe_read(ngx_event_t *rev)
 
         if (status == NGX_ERROR) {
             ngx_http_sticky_probe_done(pr, STICKY_PROBE_FAILED,
-                                       "invalid status line", 0);
+                                       pr->conf->ajp ? "no CPONG"
+                                                     : "invalid status line",
+                                       0);
 
         } else {
             ngx_http_sticky_probe_done(pr, status >= 200 && status < 400
@@ -238,14 +251,29 @@ ngx_http_sticky_probe_timeout(ngx_event_t *ev)
 
 /*
  * The status of "HTTP/x.y NNN", NGX_AGAIN while it is incomplete, or
- * NGX_ERROR when the reply is not HTTP.
+ * NGX_ERROR when the reply is not HTTP; for AJP, 200 for a CPONG.
  */
 static ngx_int_t
 ngx_http_sticky_probe_status(ngx_http_sticky_probe_t *pr)
 {
-    u_char  *p;
+    int                   rc;
+    u_char               *p;
+    sticky_error_t        err;
+    sticky_ajp_packet_t   pkt;
 
     p = pr->buf;
+
+    if (pr->conf->ajp) {
+        rc = sticky_ajp_read_packet(p, pr->received, STICKY_AJP_MIN_PACKET,
+                                    &pkt, &err);
+
+        if (rc == 0 && pr->received < sizeof(pr->buf)) {
+            return NGX_AGAIN;
+        }
+
+        return (rc == 1 && pkt.type == STICKY_AJP_CPONG) ? NGX_HTTP_OK
+                                                         : NGX_ERROR;
+    }
 
     if (pr->received < sizeof("HTTP/1.1 200") - 1) {
         return ngx_strncmp(p, "HTTP/", ngx_min(pr->received, 5)) == 0

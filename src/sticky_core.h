@@ -72,6 +72,21 @@ typedef struct {
     unsigned      reply_timeout;     /* ms; 0: proxy_read_timeout applies */
     unsigned      connect_timeout;   /* ms, socket_connect_timeout; 0:
                                         proxy_connect_timeout applies */
+
+    /* AJP/1.3 (ajp_pass), as mod_jk reads them */
+    int           ajp14;             /* type=ajp14: spoken as ajp13 */
+    sticky_str_t  secret;            /* the member's, else its lb's; may be
+                                        empty (none sent) */
+    unsigned      max_packet_size;   /* bytes, 8192..65536 */
+    unsigned      cping_connect_timeout;  /* ms, mod_jk's connect_timeout:
+                                        CPing after connecting; 0: none */
+    unsigned      prepost_timeout;   /* ms: CPing before each request; 0: none */
+    unsigned      ping_timeout;      /* ms: CPong wait of interval pings */
+    unsigned      ping_interval;     /* s, connection_ping_interval; 0: none */
+    unsigned      pool_size;         /* connection_pool_size; 0: not set */
+    unsigned      pool_minsize;      /* connection_pool_minsize; 0: not set */
+    unsigned      pool_timeout;      /* s, connection_pool_timeout; 0: none */
+    int           socket_keepalive;  /* SO_KEEPALIVE on its connections */
 } sticky_member_t;
 
 /*
@@ -254,7 +269,12 @@ size_t sticky_maintain(const sticky_balancer_t *b, void *zone,
 size_t sticky_force_recovery(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_transition_t *out, size_t n) STICKY_NOEXCEPT;
 
-/* --- failure and recovery (issue 4) ------------------------------------- */
+/* Request time, without the zone lock (one aligned word is read): the
+ * member's live activation, STICKY_ACTIVE, ... as the status page sets it. */
+int sticky_member_activation(const sticky_balancer_t *b, const void *zone,
+    size_t member) STICKY_NOEXCEPT;
+
+/* --- failure and recovery ----------------------------------------------- */
 
 /* `sticky_workers FILE probe=URI ...`: recovery options from nginx.conf. */
 typedef struct {
@@ -307,7 +327,7 @@ int sticky_probe_end(const sticky_balancer_t *b, void *zone, size_t member,
     unsigned owner, int verdict, uint64_t now_ms, sticky_transition_t *t)
     STICKY_NOEXCEPT;
 
-/* --- status and admin (issue 5) ----------------------------------------- */
+/* --- status and admin --------------------------------------------------- */
 
 /*
  * The status page and the admin actions of `sticky_status`. Handler time:
@@ -393,6 +413,189 @@ int sticky_admin_apply(const sticky_balancer_t *b, void *zone,
     const char *upstream, size_t len, const sticky_admin_t *a,
     uint64_t now_ms, sticky_admin_result_t *res, sticky_error_t *err)
     STICKY_NOEXCEPT;
+
+/* --- AJP/1.3 codec -------------------------------------------------------- */
+
+/*
+ * The AJP/1.3 protocol between nginx (the web server) and a servlet
+ * container, without I/O: the glue owns every buffer. Request time: these
+ * functions never allocate.
+ *
+ * Packets from nginx start with 0x12 0x34, packets from the container with
+ * 'A' 'B'; then a 2-byte big-endian payload length. A whole packet, header
+ * included, is at most the member's max_packet_size bytes.
+ */
+
+#define STICKY_AJP_HEADER_SIZE      4      /* magic + length */
+#define STICKY_AJP_BODY_OVERHEAD    6      /* header + data length */
+#define STICKY_AJP_CPING_SIZE       5
+#define STICKY_AJP_MIN_PACKET       8192
+#define STICKY_AJP_MAX_PACKET       65536
+
+typedef struct {
+    sticky_str_t  name;
+    sticky_str_t  value;
+} sticky_ajp_pair_t;
+
+/* What a FORWARD_REQUEST carries, except what depends on the member. A
+ * string with data == NULL is absent (not sent); with len 0 it is sent
+ * empty. */
+typedef struct {
+    sticky_str_t              method;        /* e.g. "GET"; unknown methods
+                                                travel as stored_method */
+    sticky_str_t              protocol;      /* "HTTP/1.1" */
+    sticky_str_t              uri;           /* path, percent-encoded, no query */
+    sticky_str_t              remote_addr;
+    sticky_str_t              remote_host;
+    sticky_str_t              server_name;
+    unsigned                  server_port;
+    int                       is_ssl;
+    const sticky_ajp_pair_t  *headers;       /* request headers, in order */
+    size_t                    nheaders;
+    sticky_str_t              query_string;  /* without '?'; absent: none */
+    sticky_str_t              remote_user;   /* absent: not authenticated */
+    sticky_str_t              auth_type;
+    sticky_str_t              ssl_cert;      /* PEM */
+    sticky_str_t              ssl_cipher;
+    sticky_str_t              ssl_session;
+    int                       ssl_key_size;  /* bits; -1: absent */
+    sticky_str_t              ssl_protocol;  /* AJP_SSL_PROTOCOL */
+    sticky_str_t              remote_port;   /* AJP_REMOTE_PORT */
+    sticky_str_t              local_addr;    /* AJP_LOCAL_ADDR */
+    const sticky_ajp_pair_t  *attributes;    /* ajp_param: req_attribute */
+    size_t                    nattributes;
+} sticky_ajp_request_t;
+
+/*
+ * The bytes sticky_ajp_encode_request() writes for `req`: the packet header
+ * and everything but the member's attributes and the terminator. Headers or
+ * attributes whose name or value is longer than a packet make it return
+ * (size_t) -1.
+ */
+size_t sticky_ajp_request_bytes(const sticky_ajp_request_t *req)
+    STICKY_NOEXCEPT;
+
+/* Writes that part into `buf` (sticky_ajp_request_bytes(req) bytes). */
+void sticky_ajp_encode_request(const sticky_ajp_request_t *req,
+    unsigned char *buf) STICKY_NOEXCEPT;
+
+/* Bytes the member's part adds: route, secret (when not empty),
+ * JK_LB_ACTIVATION and the terminator. */
+size_t sticky_ajp_member_bytes(sticky_str_t route, sticky_str_t secret)
+    STICKY_NOEXCEPT;
+
+/*
+ * Appends the member's part after the `len` bytes of sticky_ajp_encode_request
+ * at `buf` (which has room for sticky_ajp_member_bytes() more) and sets the
+ * packet's length. `activation` is STICKY_ACTIVE, ... (sent as ACT, DIS,
+ * STP). Returns the packet's size, or 0 when it exceeds `max_packet` (then
+ * nothing is sent: the glue answers 4xx).
+ */
+size_t sticky_ajp_finish_request(unsigned char *buf, size_t len,
+    sticky_str_t route, sticky_str_t secret, int activation,
+    size_t max_packet) STICKY_NOEXCEPT;
+
+/* A body packet's 6-byte header for `len` bytes of data (len 0: the empty
+ * packet that ends the body). */
+void sticky_ajp_body_header(unsigned char out[STICKY_AJP_BODY_OVERHEAD],
+    size_t len) STICKY_NOEXCEPT;
+
+/* The CPING packet. */
+void sticky_ajp_cping(unsigned char out[STICKY_AJP_CPING_SIZE])
+    STICKY_NOEXCEPT;
+
+/* The container's packets. */
+enum {
+    STICKY_AJP_SEND_BODY_CHUNK = 3,
+    STICKY_AJP_SEND_HEADERS = 4,
+    STICKY_AJP_END_RESPONSE = 5,
+    STICKY_AJP_GET_BODY_CHUNK = 6,
+    STICKY_AJP_CPONG = 9
+};
+
+/* One whole packet from the container, checked from end to end. */
+typedef struct {
+    int           type;         /* STICKY_AJP_... */
+    size_t        size;         /* bytes of the packet, header included */
+    int           status;       /* SEND_HEADERS: 100..999 */
+    sticky_str_t  reason;       /* SEND_HEADERS: may be empty */
+    unsigned      nheaders;     /* SEND_HEADERS */
+    sticky_str_t  body;         /* SEND_BODY_CHUNK: the data (len 0: a flush) */
+    unsigned      requested;    /* GET_BODY_CHUNK: bytes the container asks */
+    int           reuse;        /* END_RESPONSE: the connection may be reused */
+} sticky_ajp_packet_t;
+
+/*
+ * Reads the packet at the start of `in`. Returns 1 with *out filled, 0 when
+ * `in` holds only part of a packet (nothing consumed), -1 when the bytes
+ * cannot be a valid packet of at most `max_packet` bytes (a wrong magic, a
+ * length over the limit, an unknown type, strings running past their
+ * packet, a status outside 100..999, ...) with the reason in err.
+ */
+int sticky_ajp_read_packet(const unsigned char *in, size_t len,
+    size_t max_packet, sticky_ajp_packet_t *out, sticky_error_t *err)
+    STICKY_NOEXCEPT;
+
+/* Walks the headers of a SEND_HEADERS packet that sticky_ajp_read_packet()
+ * accepted. */
+typedef struct {
+    const unsigned char  *pos;
+    const unsigned char  *end;
+    unsigned              left;
+} sticky_ajp_headers_t;
+
+void sticky_ajp_headers_begin(const unsigned char *packet,
+    const sticky_ajp_packet_t *p, sticky_ajp_headers_t *it) STICKY_NOEXCEPT;
+
+/* 1 with the next header (coded names become their usual spelling, e.g.
+ * "Content-Type"; strings point into the packet or are static), 0 at the
+ * end. */
+int sticky_ajp_headers_next(sticky_ajp_headers_t *it, sticky_str_t *name,
+    sticky_str_t *value) STICKY_NOEXCEPT;
+
+/*
+ * The response body, read as it arrives in pieces of any size (the glue's
+ * buffers need not hold whole packets). Plain data, initialised by
+ * sticky_ajp_stream_init(); the glue never reads the fields.
+ */
+typedef struct {
+    uint32_t       state;
+    uint32_t       need;        /* bytes still wanted by the current step */
+    uint32_t       packet_left; /* payload bytes of the packet not yet read */
+    uint32_t       max_packet;
+    uint32_t       chunk_left;
+    unsigned char  type;
+    unsigned char  got;
+    unsigned char  scratch[6];
+} sticky_ajp_stream_t;
+
+void sticky_ajp_stream_init(sticky_ajp_stream_t *s, size_t max_packet)
+    STICKY_NOEXCEPT;
+
+enum {
+    STICKY_AJP_EV_MORE = 0,     /* all of the input consumed, nothing else */
+    STICKY_AJP_EV_DATA = 1,     /* ev.data: body bytes (part of a chunk) */
+    STICKY_AJP_EV_FLUSH = 2,    /* an empty SEND_BODY_CHUNK */
+    STICKY_AJP_EV_GET_BODY = 3, /* ev.requested */
+    STICKY_AJP_EV_END = 4,      /* ev.reuse; the response is complete */
+    STICKY_AJP_EV_ERROR = 5     /* err says why: a bad or out-of-order packet */
+};
+
+typedef struct {
+    int           event;        /* STICKY_AJP_EV_... */
+    size_t        used;         /* bytes of the input consumed */
+    sticky_str_t  data;         /* EV_DATA: points into the input */
+    unsigned      requested;    /* EV_GET_BODY */
+    int           reuse;        /* EV_END */
+} sticky_ajp_event_t;
+
+/*
+ * Consumes bytes of `in` up to and including the next event; call again
+ * with the rest. After EV_END the response is over: any further byte is
+ * an error. SEND_HEADERS or CPONG here are out of order: EV_ERROR.
+ */
+void sticky_ajp_stream_next(sticky_ajp_stream_t *s, const unsigned char *in,
+    size_t len, sticky_ajp_event_t *ev, sticky_error_t *err) STICKY_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,17 @@ STICKY_API int sticky_balancer_create(const sticky_config_t* cfg, const sticky_l
 
 STICKY_API void sticky_balancer_free(sticky_balancer_t* b) noexcept { delete b; }
 
+// The C enum and the model's share their values.
+static_assert(static_cast<int>(sticky::Activation::kActive) == STICKY_ACTIVE &&
+              static_cast<int>(sticky::Activation::kDisabled) == STICKY_DISABLED &&
+              static_cast<int>(sticky::Activation::kStopped) == STICKY_STOPPED);
+
+STICKY_API int sticky_member_activation(const sticky_balancer_t* b, const void* zone,
+                                        size_t member) noexcept {
+  if (member >= b->selector.member_count()) return STICKY_STOPPED;
+  return static_cast<int>(ZoneAt(zone).record(member).GetActivation());
+}
+
 STICKY_API size_t sticky_balancer_members(const sticky_balancer_t* b) noexcept {
   return b->selector.member_count();
 }

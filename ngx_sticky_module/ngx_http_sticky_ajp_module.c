@@ -1,0 +1,870 @@
+/*
+ * ajp_pass and its directives, named and defaulted as nginx's uwsgi_* and
+ * fastcgi_* are; the content handler that starts the upstream.
+ *
+ *     location / {
+ *         ajp_pass tomcats;           # an upstream with sticky_workers
+ *     }
+ */
+
+#include "ngx_http_sticky_ajp.h"
+
+
+static ngx_int_t ngx_http_sticky_ajp_handler(ngx_http_request_t *r);
+static void *ngx_http_sticky_ajp_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_sticky_ajp_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_sticky_ajp_merge_buffers(ngx_conf_t *cf,
+    ngx_http_sticky_ajp_loc_conf_t *conf,
+    ngx_http_sticky_ajp_loc_conf_t *prev);
+static char *ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
+    ngx_http_sticky_ajp_loc_conf_t *conf);
+static char *ngx_http_sticky_ajp_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_sticky_ajp_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_sticky_ajp_lowat_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+static ngx_conf_post_t  ngx_http_sticky_ajp_lowat_post =
+    { ngx_http_sticky_ajp_lowat_check };
+
+
+static ngx_conf_bitmask_t  ngx_http_sticky_ajp_next_upstream_masks[] = {
+    { ngx_string("error"), NGX_HTTP_UPSTREAM_FT_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_UPSTREAM_FT_TIMEOUT },
+    { ngx_string("invalid_header"), NGX_HTTP_UPSTREAM_FT_INVALID_HEADER },
+    { ngx_string("non_idempotent"), NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT },
+    { ngx_string("http_500"), NGX_HTTP_UPSTREAM_FT_HTTP_500 },
+    { ngx_string("http_502"), NGX_HTTP_UPSTREAM_FT_HTTP_502 },
+    { ngx_string("http_503"), NGX_HTTP_UPSTREAM_FT_HTTP_503 },
+    { ngx_string("http_504"), NGX_HTTP_UPSTREAM_FT_HTTP_504 },
+    { ngx_string("http_403"), NGX_HTTP_UPSTREAM_FT_HTTP_403 },
+    { ngx_string("http_404"), NGX_HTTP_UPSTREAM_FT_HTTP_404 },
+    { ngx_string("http_429"), NGX_HTTP_UPSTREAM_FT_HTTP_429 },
+    { ngx_string("off"), NGX_HTTP_UPSTREAM_FT_OFF },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_sticky_ajp_ignore_headers_masks[] = {
+    { ngx_string("X-Accel-Redirect"), NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT },
+    { ngx_string("X-Accel-Expires"), NGX_HTTP_UPSTREAM_IGN_XA_EXPIRES },
+    { ngx_string("X-Accel-Limit-Rate"), NGX_HTTP_UPSTREAM_IGN_XA_LIMIT_RATE },
+    { ngx_string("X-Accel-Buffering"), NGX_HTTP_UPSTREAM_IGN_XA_BUFFERING },
+    { ngx_string("X-Accel-Charset"), NGX_HTTP_UPSTREAM_IGN_XA_CHARSET },
+    { ngx_string("Expires"), NGX_HTTP_UPSTREAM_IGN_EXPIRES },
+    { ngx_string("Cache-Control"), NGX_HTTP_UPSTREAM_IGN_CACHE_CONTROL },
+    { ngx_string("Set-Cookie"), NGX_HTTP_UPSTREAM_IGN_SET_COOKIE },
+    { ngx_string("Vary"), NGX_HTTP_UPSTREAM_IGN_VARY },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_sticky_ajp_forward_uri[] = {
+    { ngx_string("normalized"), NGX_HTTP_STICKY_AJP_URI_NORMALIZED },
+    { ngx_string("unparsed"), NGX_HTTP_STICKY_AJP_URI_UNPARSED },
+    { ngx_null_string, 0 }
+};
+
+
+/* Tomcat answers with these too, but nginx sets its own. */
+static ngx_str_t  ngx_http_sticky_ajp_hide_headers[] = {
+    ngx_string("Date"),
+    ngx_string("Server"),
+    ngx_string("Status"),
+    ngx_string("X-Accel-Expires"),
+    ngx_string("X-Accel-Redirect"),
+    ngx_string("X-Accel-Limit-Rate"),
+    ngx_string("X-Accel-Buffering"),
+    ngx_string("X-Accel-Charset"),
+    ngx_null_string
+};
+
+
+#define NGX_HTTP_STICKY_AJP_LOC  (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF   \
+                                  |NGX_HTTP_LOC_CONF)
+#define ngx_http_sticky_ajp_offset(field)                                 \
+    offsetof(ngx_http_sticky_ajp_loc_conf_t, upstream.field)
+
+
+static ngx_command_t  ngx_http_sticky_ajp_commands[] = {
+
+    { ngx_string("ajp_pass"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
+      ngx_http_sticky_ajp_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ajp_param"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE23,
+      ngx_http_sticky_ajp_param,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("ajp_remote_user"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_sticky_ajp_loc_conf_t, remote_user),
+      NULL },
+
+    { ngx_string("ajp_auth_type"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_sticky_ajp_loc_conf_t, auth_type),
+      NULL },
+
+    { ngx_string("ajp_forward_uri"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_sticky_ajp_loc_conf_t, forward_uri),
+      &ngx_http_sticky_ajp_forward_uri },
+
+    { ngx_string("ajp_connect_timeout"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(connect_timeout),
+      NULL },
+
+    { ngx_string("ajp_send_timeout"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(send_timeout),
+      NULL },
+
+    { ngx_string("ajp_send_lowat"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(send_lowat),
+      &ngx_http_sticky_ajp_lowat_post },
+
+    { ngx_string("ajp_read_timeout"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(read_timeout),
+      NULL },
+
+    { ngx_string("ajp_buffering"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(buffering),
+      NULL },
+
+    { ngx_string("ajp_buffer_size"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(buffer_size),
+      NULL },
+
+    { ngx_string("ajp_buffers"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE2,
+      ngx_conf_set_bufs_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(bufs),
+      NULL },
+
+    { ngx_string("ajp_busy_buffers_size"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(busy_buffers_size_conf),
+      NULL },
+
+    { ngx_string("ajp_temp_path"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1234,
+      ngx_conf_set_path_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(temp_path),
+      NULL },
+
+    { ngx_string("ajp_max_temp_file_size"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(max_temp_file_size_conf),
+      NULL },
+
+    { ngx_string("ajp_temp_file_write_size"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(temp_file_write_size_conf),
+      NULL },
+
+    { ngx_string("ajp_next_upstream"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(next_upstream),
+      &ngx_http_sticky_ajp_next_upstream_masks },
+
+    { ngx_string("ajp_next_upstream_tries"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(next_upstream_tries),
+      NULL },
+
+    { ngx_string("ajp_next_upstream_timeout"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(next_upstream_timeout),
+      NULL },
+
+    { ngx_string("ajp_intercept_errors"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(intercept_errors),
+      NULL },
+
+    { ngx_string("ajp_hide_header"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(hide_headers),
+      NULL },
+
+    { ngx_string("ajp_pass_header"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(pass_headers),
+      NULL },
+
+    { ngx_string("ajp_ignore_headers"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(ignore_headers),
+      &ngx_http_sticky_ajp_ignore_headers_masks },
+
+    { ngx_string("ajp_pass_request_headers"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(pass_request_headers),
+      NULL },
+
+    { ngx_string("ajp_pass_request_body"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(pass_request_body),
+      NULL },
+
+    { ngx_string("ajp_ignore_client_abort"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(ignore_client_abort),
+      NULL },
+
+    { ngx_string("ajp_socket_keepalive"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(socket_keepalive),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_sticky_ajp_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_sticky_ajp_create_loc_conf,   /* create location configuration */
+    ngx_http_sticky_ajp_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_sticky_ajp_module = {
+    NGX_MODULE_V1,
+    &ngx_http_sticky_ajp_module_ctx,       /* module context */
+    ngx_http_sticky_ajp_commands,          /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_path_init_t  ngx_http_sticky_ajp_temp_path = {
+    ngx_string(NGX_HTTP_PROXY_TEMP_PATH), { 1, 2, 0 }
+};
+
+
+static ngx_int_t
+ngx_http_sticky_ajp_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_http_upstream_t             *u;
+    ngx_http_sticky_ajp_ctx_t       *ctx;
+    ngx_http_sticky_ajp_loc_conf_t  *alcf;
+
+    /* an upgraded connection cannot travel in AJP packets */
+    if (r->headers_in.upgrade
+        && ngx_strlcasestrn(r->headers_in.upgrade->value.data,
+                            r->headers_in.upgrade->value.data
+                            + r->headers_in.upgrade->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           != NULL)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "ajp_pass cannot carry a WebSocket upgrade: "
+                      "proxy_pass it to the HTTP connector");
+        return NGX_HTTP_NOT_IMPLEMENTED;
+    }
+
+    rc = ngx_http_sticky_ajp_check_path(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_ajp_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_sticky_ajp_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->conf = alcf;
+    ctx->up = alcf->sticky->ajp;
+    ngx_http_set_ctx(r, ctx, ngx_http_sticky_ajp_module);
+
+    u = r->upstream;
+
+    ngx_str_set(&u->schema, "ajp://");
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_sticky_ajp_module;
+    u->conf = &alcf->upstream;
+
+    u->create_request = ngx_http_sticky_ajp_create_request;
+    u->reinit_request = ngx_http_sticky_ajp_reinit_request;
+    u->process_header = ngx_http_sticky_ajp_process_header;
+    u->abort_request = ngx_http_sticky_ajp_abort_request;
+    u->finalize_request = ngx_http_sticky_ajp_finalize_request;
+
+    u->buffering = alcf->upstream.buffering;
+
+    u->pipe = ngx_pcalloc(r->pool, sizeof(ngx_event_pipe_t));
+    if (u->pipe == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    u->pipe->input_filter = ngx_http_sticky_ajp_input_filter;
+    u->pipe->input_ctx = r;
+
+    u->input_filter_init = ngx_http_sticky_ajp_input_filter_init;
+    u->input_filter = ngx_http_sticky_ajp_non_buffered_filter;
+    u->input_filter_ctx = r;
+
+    /* the container asks for the body a packet at a time: read it first */
+    rc = ngx_http_read_client_request_body(r, ngx_http_upstream_init);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void *
+ngx_http_sticky_ajp_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_sticky_ajp_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_ajp_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.bufs.num = 0;
+     *     conf->upstream.ignore_headers = 0;
+     *     conf->upstream.next_upstream = 0;
+     *     conf->upstream.temp_path = NULL;
+     *     conf->upstream.hide_headers_hash = { NULL, 0 };
+     *     conf->upstream.upstream = NULL;
+     *     conf->params = NULL;
+     *     conf->remote_user = NULL;
+     *     conf->auth_type = NULL;
+     *     conf->sticky = NULL;
+     */
+
+    conf->upstream.store = 0;
+    conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
+    conf->upstream.buffering = NGX_CONF_UNSET;
+    conf->upstream.request_buffering = 1;
+    conf->upstream.ignore_client_abort = NGX_CONF_UNSET;
+    conf->upstream.local = NGX_CONF_UNSET_PTR;
+    conf->upstream.socket_keepalive = NGX_CONF_UNSET;
+
+    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.next_upstream_timeout = NGX_CONF_UNSET_MSEC;
+
+    conf->upstream.send_lowat = NGX_CONF_UNSET_SIZE;
+    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+    conf->upstream.limit_rate = 0;
+
+    conf->upstream.busy_buffers_size_conf = NGX_CONF_UNSET_SIZE;
+    conf->upstream.max_temp_file_size_conf = NGX_CONF_UNSET_SIZE;
+    conf->upstream.temp_file_write_size_conf = NGX_CONF_UNSET_SIZE;
+
+    conf->upstream.pass_request_headers = NGX_CONF_UNSET;
+    conf->upstream.pass_request_body = NGX_CONF_UNSET;
+    conf->upstream.intercept_errors = NGX_CONF_UNSET;
+
+    conf->upstream.hide_headers = NGX_CONF_UNSET_PTR;
+    conf->upstream.pass_headers = NGX_CONF_UNSET_PTR;
+
+    /*
+     * The body is sent as the container asks for it, also after the
+     * response headers came back: the request body's temporary file must
+     * stay open, and the upstream's write handler in place, until the end.
+     */
+    conf->upstream.preserve_output = 1;
+
+    conf->upstream.intercept_404 = 0;
+    conf->upstream.change_buffering = 1;
+
+    conf->forward_uri = NGX_CONF_UNSET_UINT;
+
+    ngx_str_set(&conf->upstream.module, "ajp");
+
+    return conf;
+}
+
+
+static char *
+ngx_http_sticky_ajp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_sticky_ajp_loc_conf_t *prev = parent;
+    ngx_http_sticky_ajp_loc_conf_t *conf = child;
+
+    ngx_hash_init_t            hash;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_uint_value(conf->upstream.next_upstream_tries,
+                              prev->upstream.next_upstream_tries, 0);
+    ngx_conf_merge_value(conf->upstream.buffering,
+                         prev->upstream.buffering, 1);
+    ngx_conf_merge_value(conf->upstream.ignore_client_abort,
+                         prev->upstream.ignore_client_abort, 0);
+    ngx_conf_merge_ptr_value(conf->upstream.local,
+                             prev->upstream.local, NULL);
+    ngx_conf_merge_value(conf->upstream.socket_keepalive,
+                         prev->upstream.socket_keepalive, 0);
+    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
+                              prev->upstream.connect_timeout, 60000);
+    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
+                              prev->upstream.send_timeout, 60000);
+    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
+                              prev->upstream.read_timeout, 60000);
+    ngx_conf_merge_msec_value(conf->upstream.next_upstream_timeout,
+                              prev->upstream.next_upstream_timeout, 0);
+    ngx_conf_merge_size_value(conf->upstream.send_lowat,
+                              prev->upstream.send_lowat, 0);
+    ngx_conf_merge_value(conf->upstream.pass_request_headers,
+                         prev->upstream.pass_request_headers, 1);
+    ngx_conf_merge_value(conf->upstream.pass_request_body,
+                         prev->upstream.pass_request_body, 1);
+    ngx_conf_merge_value(conf->upstream.intercept_errors,
+                         prev->upstream.intercept_errors, 0);
+    ngx_conf_merge_uint_value(conf->forward_uri, prev->forward_uri,
+                              NGX_HTTP_STICKY_AJP_URI_NORMALIZED);
+
+    ngx_conf_merge_bitmask_value(conf->upstream.ignore_headers,
+                                 prev->upstream.ignore_headers,
+                                 NGX_CONF_BITMASK_SET);
+
+    ngx_conf_merge_bitmask_value(conf->upstream.next_upstream,
+                                 prev->upstream.next_upstream,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_UPSTREAM_FT_ERROR
+                                  |NGX_HTTP_UPSTREAM_FT_TIMEOUT));
+
+    if (conf->upstream.next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
+                                       |NGX_HTTP_UPSTREAM_FT_OFF;
+    }
+
+    if (conf->params == NULL) {
+        conf->params = prev->params;
+    }
+
+    if (conf->remote_user == NULL) {
+        conf->remote_user = prev->remote_user;
+    }
+
+    if (conf->auth_type == NULL) {
+        conf->auth_type = prev->auth_type;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname && conf->upstream.upstream == NULL) {
+        conf->upstream.upstream = prev->upstream.upstream;
+        conf->pass_file = prev->pass_file;
+        conf->pass_line = prev->pass_line;
+    }
+
+    if (clcf->lmt_excpt && clcf->handler == NULL && conf->upstream.upstream) {
+        clcf->handler = ngx_http_sticky_ajp_handler;
+    }
+
+    if (conf->upstream.upstream
+        && ngx_http_sticky_ajp_use_upstream(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_sticky_ajp_merge_buffers(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_merge_path_value(cf, &conf->upstream.temp_path,
+                                  prev->upstream.temp_path,
+                                  &ngx_http_sticky_ajp_temp_path)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    hash.max_size = 512;
+    hash.bucket_size = ngx_align(64, ngx_cacheline_size);
+    hash.name = "ajp_hide_headers_hash";
+
+    if (ngx_http_upstream_hide_headers_hash(cf, &conf->upstream,
+            &prev->upstream, ngx_http_sticky_ajp_hide_headers, &hash)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The buffers, checked as uwsgi's are. ajp_buffer_size must hold the
+ * largest packet a member may send (its max_packet_size): the response
+ * headers come in one packet.
+ */
+static char *
+ngx_http_sticky_ajp_merge_buffers(ngx_conf_t *cf,
+    ngx_http_sticky_ajp_loc_conf_t *conf, ngx_http_sticky_ajp_loc_conf_t *prev)
+{
+    size_t                           size;
+    ngx_http_upstream_conf_t        *u;
+    ngx_http_sticky_ajp_upstream_t  *up;
+
+    u = &conf->upstream;
+
+    ngx_conf_merge_size_value(u->buffer_size, prev->upstream.buffer_size,
+                              (size_t) ngx_pagesize);
+    ngx_conf_merge_bufs_value(u->bufs, prev->upstream.bufs, 8, ngx_pagesize);
+
+    if (conf->sticky) {
+        up = conf->sticky->ajp;
+        u->buffer_size = ngx_max(u->buffer_size, up->max_packet);
+    }
+
+    if (u->bufs.num < 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "there must be at least 2 \"ajp_buffers\"");
+        return NGX_CONF_ERROR;
+    }
+
+    size = ngx_max(u->buffer_size, u->bufs.size);
+
+    ngx_conf_merge_size_value(u->busy_buffers_size_conf,
+                              prev->upstream.busy_buffers_size_conf,
+                              NGX_CONF_UNSET_SIZE);
+
+    u->busy_buffers_size = (u->busy_buffers_size_conf == NGX_CONF_UNSET_SIZE)
+                           ? 2 * size : u->busy_buffers_size_conf;
+
+    if (u->busy_buffers_size < size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            "\"ajp_busy_buffers_size\" must be equal to or greater than "
+            "the maximum of the value of \"ajp_buffer_size\" and "
+            "one of the \"ajp_buffers\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (u->busy_buffers_size > (u->bufs.num - 1) * u->bufs.size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            "\"ajp_busy_buffers_size\" must be less than "
+            "the size of all \"ajp_buffers\" minus one buffer");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_size_value(u->temp_file_write_size_conf,
+                              prev->upstream.temp_file_write_size_conf,
+                              NGX_CONF_UNSET_SIZE);
+
+    u->temp_file_write_size =
+        (u->temp_file_write_size_conf == NGX_CONF_UNSET_SIZE)
+        ? 2 * size : u->temp_file_write_size_conf;
+
+    if (u->temp_file_write_size < size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            "\"ajp_temp_file_write_size\" must be equal to or greater than "
+            "the maximum of the value of \"ajp_buffer_size\" and "
+            "one of the \"ajp_buffers\"");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_merge_size_value(u->max_temp_file_size_conf,
+                              prev->upstream.max_temp_file_size_conf,
+                              NGX_CONF_UNSET_SIZE);
+
+    u->max_temp_file_size =
+        (u->max_temp_file_size_conf == NGX_CONF_UNSET_SIZE)
+        ? 1024 * 1024 * 1024 : u->max_temp_file_size_conf;
+
+    if (u->max_temp_file_size != 0 && u->max_temp_file_size < size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+            "\"ajp_max_temp_file_size\" must be equal to zero to disable "
+            "temporary files usage or must be equal to or greater than "
+            "the maximum of the value of \"ajp_buffer_size\" and "
+            "one of the \"ajp_buffers\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The upstream of ajp_pass must be built by sticky_workers: the members'
+ * secrets, packet sizes and CPing settings come from the file. They are
+ * collected once per upstream; from then on its probes speak AJP too.
+ */
+static char *
+ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
+    ngx_http_sticky_ajp_loc_conf_t *conf)
+{
+    ngx_uint_t                       i;
+    sticky_member_t                  m;
+    ngx_http_sticky_srv_conf_t      *scf;
+    ngx_http_upstream_srv_conf_t    *uscf;
+    ngx_http_sticky_ajp_member_t    *am;
+    ngx_http_sticky_ajp_upstream_t  *up;
+
+    uscf = conf->upstream.upstream;
+
+    scf = uscf->srv_conf
+          ? ngx_http_conf_upstream_srv_conf(uscf, ngx_http_sticky_module)
+          : NULL;
+
+    if (scf == NULL || scf->balancer == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" of \"ajp_pass\" in %V:%ui does not "
+                      "use \"sticky_workers\": ajp_pass takes its members "
+                      "from a workers.properties file",
+                      &uscf->host, &conf->pass_file, conf->pass_line);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->sticky = scf;
+
+    if (scf->ajp) {
+        return NGX_CONF_OK;
+    }
+
+    up = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_ajp_upstream_t));
+    if (up == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    up->nmembers = scf->nmembers;
+    up->members = ngx_pcalloc(cf->pool,
+                              up->nmembers * sizeof(ngx_http_sticky_ajp_member_t));
+    if (up->members == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < up->nmembers; i++) {
+        sticky_lb_member(scf->lb, i, &m);
+        am = &up->members[i];
+
+        am->name.data = (u_char *) m.name.data;
+        am->name.len = m.name.len;
+        am->route.data = (u_char *) m.route.data;
+        am->route.len = m.route.len;
+        am->secret.data = (u_char *) m.secret.data;
+        am->secret.len = m.secret.len;
+        am->max_packet = m.max_packet_size;
+        am->cping_connect = m.cping_connect_timeout;
+        am->cping_prepost = m.prepost_timeout;
+        am->cping_reuse = m.ping_interval ? m.ping_timeout : 0;
+
+        up->max_packet = ngx_max(up->max_packet, am->max_packet);
+        up->member_bytes = ngx_max(up->member_bytes,
+                                   sticky_ajp_member_bytes(m.route, m.secret));
+    }
+
+    scf->ajp = up;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_sticky_ajp_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_sticky_ajp_loc_conf_t *alcf = conf;
+
+    ngx_url_t                  u;
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (alcf->upstream.upstream) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.no_resolve = 1;
+    u.no_port = 1;
+
+    alcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
+    if (alcf->upstream.upstream == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->pass_file = cf->conf_file->file.name;
+    alcf->pass_line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_sticky_ajp_handler;
+
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] == '/') {
+        clcf->auto_redirect = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ajp_param NAME VALUE [if_not_empty]: mod_jk's JkEnvVar. */
+static char *
+ngx_http_sticky_ajp_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_sticky_ajp_loc_conf_t *alcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_sticky_ajp_param_t       *param;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (alcf->params == NULL) {
+        alcf->params = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_sticky_ajp_param_t));
+        if (alcf->params == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0) {
+        return "takes a name that is not empty";
+    }
+
+    param = ngx_array_push(alcf->params);
+    if (param == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    param->name = value[1];
+    param->skip_empty = 0;
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strcmp(value[3].data, "if_not_empty") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        param->skip_empty = 1;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &param->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_sticky_ajp_lowat_check(ngx_conf_t *cf, void *post, void *data)
+{
+#if (NGX_FREEBSD)
+    ssize_t *np = data;
+
+    if ((u_long) *np >= ngx_freebsd_net_inet_tcp_sendspace) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"ajp_send_lowat\" must be less than %d "
+                           "(sysctl net.inet.tcp.sendspace)",
+                           ngx_freebsd_net_inet_tcp_sendspace);
+
+        return NGX_CONF_ERROR;
+    }
+
+#elif !(NGX_HAVE_SO_SNDLOWAT)
+    ssize_t *np = data;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "\"ajp_send_lowat\" is not supported, ignored");
+
+    *np = 0;
+
+#endif
+
+    return NGX_CONF_OK;
+}

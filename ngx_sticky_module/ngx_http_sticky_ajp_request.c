@@ -1,0 +1,786 @@
+/*
+ * The web server's side of an AJP exchange: the FORWARD_REQUEST packet, the
+ * CPing before it, and the request body, one packet each time the container
+ * asks (GET_BODY_CHUNK), also after the response headers came back.
+ *
+ * The forward request is encoded once per request; only its end (the
+ * member's route, secret and activation) is rewritten for each attempt.
+ * Everything goes out through ngx_http_sticky_ajp_output(), the upstream's
+ * output filter: nginx calls it when the request is to be sent and on every
+ * write event, and it sends what the exchange allows at that moment.
+ */
+
+#include "ngx_http_sticky_ajp.h"
+
+
+/* A body packet is made of views into the request body: at most this many. */
+#define NGX_HTTP_STICKY_AJP_SLICES  32
+
+/* Request attributes that are not headers, as text. */
+typedef struct {
+    u_char   remote_port[NGX_INT_T_LEN];
+    u_char   content_length[NGX_OFF_T_LEN];
+    u_char   local_addr[NGX_SOCKADDR_STRLEN];
+} ngx_http_sticky_ajp_text_t;
+
+
+static ngx_int_t ngx_http_sticky_ajp_headers(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req,
+    ngx_http_sticky_ajp_text_t *text);
+static ngx_int_t ngx_http_sticky_ajp_attributes(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req,
+    ngx_http_sticky_ajp_text_t *text);
+static ngx_int_t ngx_http_sticky_ajp_params(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req);
+static ngx_int_t ngx_http_sticky_ajp_uri(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_str_t *uri);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_sticky_ajp_ssl(ngx_http_request_t *r,
+    sticky_ajp_request_t *req);
+#endif
+static ngx_int_t ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll);
+static ngx_msec_t ngx_http_sticky_ajp_cping_wait(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx);
+static ngx_int_t ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll);
+static ngx_chain_t *ngx_http_sticky_ajp_link(ngx_http_request_t *r,
+    ngx_buf_t *b, ngx_chain_t ***ll);
+
+
+#define ngx_http_sticky_ajp_str(s)  { (const char *) (s).data, (s).len }
+static const sticky_str_t  ngx_http_sticky_ajp_absent = { NULL, 0 };
+
+
+ngx_int_t
+ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
+{
+    size_t                       size;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_upstream_t         *u;
+    sticky_ajp_request_t         req;
+    ngx_http_sticky_ajp_ctx_t   *ctx;
+    ngx_http_sticky_ajp_text_t  *text;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_sticky_ajp_module);
+    u = r->upstream;
+
+    ngx_memzero(&req, sizeof(sticky_ajp_request_t));
+
+    text = ngx_palloc(r->pool, sizeof(ngx_http_sticky_ajp_text_t));
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    req.method.data = (const char *) r->method_name.data;
+    req.method.len = r->method_name.len;
+    req.protocol.data = (const char *) r->http_protocol.data;
+    req.protocol.len = r->http_protocol.len;
+    req.remote_addr.data = (const char *) r->connection->addr_text.data;
+    req.remote_addr.len = r->connection->addr_text.len;
+    req.remote_host = req.remote_addr;
+
+    if (req.protocol.data == NULL) {            /* HTTP/0.9 */
+        req.protocol.data = "HTTP/1.0";
+        req.protocol.len = sizeof("HTTP/1.0") - 1;
+    }
+
+    if (ngx_http_sticky_ajp_uri(r, ctx, &req.uri) != NGX_OK
+        || ngx_http_sticky_ajp_headers(r, ctx, &req, text) != NGX_OK
+        || ngx_http_sticky_ajp_attributes(r, ctx, &req, text) != NGX_OK
+        || ngx_http_sticky_ajp_params(r, ctx, &req) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    size = sticky_ajp_request_bytes(&req);
+
+    if (size == (size_t) -1) {
+        /* no member can take it: said when an attempt starts */
+        size = 0;
+    }
+
+    ctx->common = size;
+    ctx->head_size = size;
+
+    b = ngx_create_temp_buf(r->pool, size + ctx->up->member_bytes);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (size) {
+        sticky_ajp_encode_request(&req, b->pos);
+    }
+
+    ctx->head = b;
+
+    ctx->cping = ngx_create_temp_buf(r->pool, STICKY_AJP_CPING_SIZE);
+    ctx->body_header = ngx_create_temp_buf(r->pool, STICKY_AJP_BODY_OVERHEAD);
+    ctx->slices = ngx_pcalloc(r->pool,
+                              NGX_HTTP_STICKY_AJP_SLICES * sizeof(ngx_buf_t));
+    if (ctx->cping == NULL || ctx->body_header == NULL
+        || ctx->slices == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    sticky_ajp_cping(ctx->cping->pos);
+
+    /*
+     * request_bufs only starts an attempt: nginx hands it to the output
+     * filter once per attempt, which sends what the exchange allows.
+     */
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    u->request_bufs = cl;
+
+    u->output.output_filter = ngx_http_sticky_ajp_output;
+    u->output.filter_ctx = r;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $uri (nginx's location matching saw it: decoded, dot segments resolved)
+ * percent-encoded again, or the client's own path (ajp_forward_uri
+ * unparsed).
+ */
+static ngx_int_t
+ngx_http_sticky_ajp_uri(ngx_http_request_t *r, ngx_http_sticky_ajp_ctx_t *ctx,
+    sticky_str_t *uri)
+{
+    u_char     *p;
+    uintptr_t   escape;
+
+    if (ctx->conf->forward_uri == NGX_HTTP_STICKY_AJP_URI_UNPARSED) {
+        p = ngx_strlchr(r->unparsed_uri.data,
+                        r->unparsed_uri.data + r->unparsed_uri.len, '?');
+        uri->data = (const char *) r->unparsed_uri.data;
+        uri->len = p ? (size_t) (p - r->unparsed_uri.data) : r->unparsed_uri.len;
+        return NGX_OK;
+    }
+
+    escape = ngx_escape_uri(NULL, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+
+    if (escape == 0) {
+        uri->data = (const char *) r->uri.data;
+        uri->len = r->uri.len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, r->uri.len + 2 * escape);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    uri->data = (const char *) p;
+    uri->len = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len,
+                                         NGX_ESCAPE_URI) - p;
+    return NGX_OK;
+}
+
+
+/*
+ * 400 for a path that nginx and Tomcat would read differently: a segment
+ * that is "." or ".." once Tomcat removes its path parameters (";..."),
+ * which nginx's location matching took for an ordinary name.
+ */
+ngx_int_t
+ngx_http_sticky_ajp_check_path(ngx_http_request_t *r)
+{
+    u_char  *p, *end, *seg, *semi;
+    size_t   len;
+
+    p = r->uri.data;
+    end = p + r->uri.len;
+
+    while (p < end) {
+        seg = p;
+
+        while (p < end && *p != '/') {
+            p++;
+        }
+
+        semi = ngx_strlchr(seg, p, ';');
+
+        if (semi) {
+            len = semi - seg;
+
+            if ((len == 1 && seg[0] == '.')
+                || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "ajp_pass refused \"%V\": a dot segment "
+                              "with path parameters", &r->uri);
+                return NGX_HTTP_BAD_REQUEST;
+            }
+        }
+
+        p++;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request's headers, except those of the body's framing: the body is
+ * read whole before the request goes out, so its length is known, and sent
+ * as Content-Length.
+ */
+static ngx_int_t
+ngx_http_sticky_ajp_headers(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req,
+    ngx_http_sticky_ajp_text_t *text)
+{
+    size_t               n;
+    ngx_uint_t           i;
+    ngx_chain_t         *cl;
+    ngx_list_part_t     *part;
+    ngx_table_elt_t     *h;
+    sticky_ajp_pair_t   *pair;
+    ngx_http_upstream_t *u;
+
+    u = r->upstream;
+    ctx->body_length = 0;
+
+    if (u->conf->pass_request_body && r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            ctx->body_length += ngx_buf_size(cl->buf);
+        }
+    }
+
+    n = 1;
+
+    if (u->conf->pass_request_headers) {
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            n += part->nelts;
+        }
+    }
+
+    pair = ngx_palloc(r->pool, n * sizeof(sticky_ajp_pair_t));
+    if (pair == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->headers = pair;
+    n = 0;
+
+    if (u->conf->pass_request_headers) {
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            h = part->elts;
+
+            for (i = 0; i < part->nelts; i++) {
+                if (h[i].hash == 0
+                    || (h[i].key.len == sizeof("Content-Length") - 1
+                        && ngx_strncasecmp(h[i].key.data,
+                                           (u_char *) "Content-Length",
+                                           h[i].key.len) == 0)
+                    || (h[i].key.len == sizeof("Transfer-Encoding") - 1
+                        && ngx_strncasecmp(h[i].key.data,
+                                           (u_char *) "Transfer-Encoding",
+                                           h[i].key.len) == 0))
+                {
+                    continue;
+                }
+
+                pair[n].name.data = (const char *) h[i].key.data;
+                pair[n].name.len = h[i].key.len;
+                pair[n].value.data = (const char *) h[i].value.data;
+                pair[n].value.len = h[i].value.len;
+                n++;
+            }
+        }
+    }
+
+    /* the container reads the first body packet when it is above zero */
+    if (ctx->body_length > 0 || r->headers_in.content_length_n >= 0
+        || r->headers_in.chunked)
+    {
+        pair[n].name.data = "Content-Length";
+        pair[n].name.len = sizeof("Content-Length") - 1;
+        pair[n].value.data = (const char *) text->content_length;
+        pair[n].value.len = ngx_sprintf(text->content_length, "%O",
+                                        ctx->body_length)
+                            - text->content_length;
+        n++;
+    }
+
+    req->nheaders = n;
+
+    return NGX_OK;
+}
+
+
+/* What AJP carries besides headers: addresses, TLS, the user nginx
+ * authenticated. */
+static ngx_int_t
+ngx_http_sticky_ajp_attributes(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req,
+    ngx_http_sticky_ajp_text_t *text)
+{
+    ngx_str_t                  s, user;
+    ngx_connection_t          *c;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    c = r->connection;
+
+    if (r->headers_in.server.len) {
+        req->server_name.data = (const char *) r->headers_in.server.data;
+        req->server_name.len = r->headers_in.server.len;
+
+    } else {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        req->server_name.data = (const char *) cscf->server_name.data;
+        req->server_name.len = cscf->server_name.len;
+    }
+
+    s.data = text->local_addr;
+    s.len = NGX_SOCKADDR_STRLEN;
+
+    if (ngx_connection_local_sockaddr(c, &s, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    req->local_addr.data = (const char *) s.data;
+    req->local_addr.len = s.len;
+    req->server_port = ngx_inet_get_port(c->local_sockaddr);
+
+    req->remote_port.data = (const char *) text->remote_port;
+    req->remote_port.len = ngx_sprintf(text->remote_port, "%ui",
+                                       (ngx_uint_t) ngx_inet_get_port(
+                                           c->sockaddr))
+                           - text->remote_port;
+
+    req->query_string = ngx_http_sticky_ajp_absent;
+
+    if (r->args.len) {
+        req->query_string.data = (const char *) r->args.data;
+        req->query_string.len = r->args.len;
+    }
+
+    req->remote_user = ngx_http_sticky_ajp_absent;
+    req->auth_type = ngx_http_sticky_ajp_absent;
+    req->ssl_key_size = -1;
+
+    if (ctx->conf->remote_user) {
+        if (ngx_http_complex_value(r, ctx->conf->remote_user, &user)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (user.len) {
+            req->remote_user.data = (const char *) user.data;
+            req->remote_user.len = user.len;
+            req->auth_type.data = "Basic";
+            req->auth_type.len = sizeof("Basic") - 1;
+
+            if (ctx->conf->auth_type) {
+                if (ngx_http_complex_value(r, ctx->conf->auth_type, &s)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                req->auth_type.data = (const char *) s.data;
+                req->auth_type.len = s.len;
+            }
+        }
+    }
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        return ngx_http_sticky_ajp_ssl(r, req);
+    }
+#endif
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The TLS facts of the client's connection. The client certificate is
+ * passed on only when nginx verified it (ssl_verify_client on, or optional
+ * with a good certificate): Tomcat takes it as the user's identity.
+ */
+static ngx_int_t
+ngx_http_sticky_ajp_ssl(ngx_http_request_t *r, sticky_ajp_request_t *req)
+{
+    ngx_str_t          s;
+    ngx_connection_t  *c;
+    const SSL_CIPHER  *cipher;
+
+    c = r->connection;
+    req->is_ssl = 1;
+
+#define ngx_http_sticky_ajp_ssl_text(get, field)                             \
+    if (get(c, r->pool, &s) != NGX_OK) {                                     \
+        return NGX_ERROR;                                                    \
+    }                                                                        \
+    if (s.len) {                                                             \
+        req->field.data = (const char *) s.data;                             \
+        req->field.len = s.len;                                              \
+    }
+
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_cipher_name, ssl_cipher);
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_session_id, ssl_session);
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_protocol, ssl_protocol);
+
+    if (ngx_ssl_get_client_verify(c, r->pool, &s) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (s.len == sizeof("SUCCESS") - 1
+        && ngx_strncmp(s.data, "SUCCESS", s.len) == 0)
+    {
+        ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_raw_certificate, ssl_cert);
+    }
+
+#undef ngx_http_sticky_ajp_ssl_text
+
+    cipher = SSL_get_current_cipher(c->ssl->connection);
+    if (cipher) {
+        req->ssl_key_size = SSL_CIPHER_get_bits(cipher, NULL);
+    }
+
+    return NGX_OK;
+}
+
+#endif
+
+
+/* ajp_param: request attributes, values with variables evaluated. */
+static ngx_int_t
+ngx_http_sticky_ajp_params(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, sticky_ajp_request_t *req)
+{
+    ngx_str_t                     value;
+    ngx_uint_t                    i, n;
+    sticky_ajp_pair_t            *pair;
+    ngx_http_sticky_ajp_param_t  *param;
+
+    if (ctx->conf->params == NULL) {
+        return NGX_OK;
+    }
+
+    param = ctx->conf->params->elts;
+    n = ctx->conf->params->nelts;
+
+    pair = ngx_palloc(r->pool, n * sizeof(sticky_ajp_pair_t));
+    if (pair == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->attributes = pair;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_complex_value(r, &param[i].value, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (value.len == 0 && param[i].skip_empty) {
+            continue;
+        }
+
+        pair->name.data = (const char *) param[i].name.data;
+        pair->name.len = param[i].name.len;
+        pair->value.data = (const char *) value.data;
+        pair->value.len = value.len;
+        pair++;
+    }
+
+    req->nattributes = pair - (sticky_ajp_pair_t *) req->attributes;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The upstream's output filter. `in` is request_bufs, given once per
+ * attempt (and again when a CPong lets the request go); NULL on every other
+ * write event. Returns NGX_AGAIN while something is unsent or a CPong is
+ * awaited.
+ */
+ngx_int_t
+ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_int_t                     rc;
+    ngx_msec_t                    wait;
+    ngx_chain_t                  *out, **ll;
+    ngx_connection_t             *c;
+    ngx_http_upstream_t          *u;
+    ngx_http_sticky_ajp_ctx_t    *ctx;
+    ngx_http_sticky_peer_data_t  *sp;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_sticky_ajp_module);
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    u = r->upstream;
+    c = u->peer.connection;
+
+    out = NULL;
+    ll = &out;
+
+    if (in && ctx->attempt != sp->attempts) {
+        rc = ngx_http_sticky_ajp_start_attempt(r, ctx, &ll);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if (ctx->state == NGX_HTTP_STICKY_AJP_CPONG) {
+        if (ngx_http_sticky_ajp_link(r, ctx->head, &ll) == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->state = NGX_HTTP_STICKY_AJP_SENT;
+    }
+
+    if (ctx->state >= NGX_HTTP_STICKY_AJP_SENT && ctx->body_wanted
+        && u->writer.out == NULL)
+    {
+        if (ngx_http_sticky_ajp_body_packet(r, ctx, &ll) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_chain_writer(&u->writer, out);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->state == NGX_HTTP_STICKY_AJP_CPING_WAIT) {
+        /*
+         * Nothing of the request went out: nginx may still pass it to
+         * another member, as after a failed connect, whatever its method.
+         */
+        u->request_sent = 0;
+        sp->cping_pending = 1;
+
+        wait = ngx_http_sticky_ajp_cping_wait(r, ctx);
+
+        if (!c->read->timer_set) {
+            ngx_add_timer(c->read, wait);
+        }
+
+        return NGX_AGAIN;
+    }
+
+    return rc;
+}
+
+
+/* The first call of an attempt on a new or kept-alive connection. */
+static ngx_int_t
+ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll)
+{
+    size_t                        size;
+    ngx_buf_t                    *b;
+    ngx_http_sticky_srv_conf_t   *scf;
+    ngx_http_sticky_peer_data_t  *sp;
+    ngx_http_sticky_ajp_member_t *m;
+    sticky_str_t                  route, secret;
+
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    scf = sp->conf;
+
+    ctx->attempt = sp->attempts;
+    ctx->member = &ctx->up->members[sp->member];
+    m = ctx->member;
+
+    size = 0;
+
+    if (ctx->head_size) {
+        route.data = (const char *) m->route.data;
+        route.len = m->route.len;
+        secret.data = (const char *) m->secret.data;
+        secret.len = m->secret.len;
+
+        size = sticky_ajp_finish_request(ctx->head->start, ctx->common,
+                                         route, secret,
+                                         sticky_member_activation(
+                                             scf->balancer, scf->state,
+                                             sp->member),
+                                         m->max_packet);
+    }
+
+    if (size == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "the request's headers do not fit in an AJP packet "
+                      "of max_packet_size %uz of worker \"%V\"",
+                      m->max_packet, &m->name);
+        return NGX_HTTP_REQUEST_HEADER_TOO_LARGE;
+    }
+
+    b = ctx->head;
+    b->pos = b->start;
+    b->last = b->start + size;
+
+    ctx->body_cl = r->request_body ? r->request_body->bufs : NULL;
+    ctx->body_offset = 0;
+    ctx->body_left = ctx->body_length;
+    ctx->end_of_body_sent = 0;
+
+    /* with a length, the container reads the first packet unasked */
+    ctx->body_wanted = ctx->body_left > 0 ? m->max_packet : 0;
+
+    sticky_ajp_stream_init(&ctx->stream, m->max_packet);
+
+    if (ngx_http_sticky_ajp_cping_wait(r, ctx)) {
+        b = ctx->cping;
+        b->pos = b->start;
+        b->last = b->start + STICKY_AJP_CPING_SIZE;
+        ctx->state = NGX_HTTP_STICKY_AJP_CPING_WAIT;
+
+    } else {
+        ctx->state = NGX_HTTP_STICKY_AJP_SENT;
+    }
+
+    return ngx_http_sticky_ajp_link(r, b, ll) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * How long to wait for a CPong before this attempt's request, 0: no CPing.
+ * mod_jk: after a new connection with connect_timeout (else
+ * prepost_timeout), before every request with prepost_timeout; and here,
+ * for ping_mode I, before reusing a kept-alive connection.
+ */
+static ngx_msec_t
+ngx_http_sticky_ajp_cping_wait(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx)
+{
+    ngx_http_sticky_ajp_member_t  *m;
+
+    m = ctx->member;
+
+    if (!r->upstream->peer.cached && m->cping_connect) {
+        return m->cping_connect;
+    }
+
+    if (m->cping_prepost) {
+        return m->cping_prepost;
+    }
+
+    return r->upstream->peer.cached ? m->cping_reuse : 0;
+}
+
+
+/* The container asked for `requested` bytes of the body. */
+void
+ngx_http_sticky_ajp_want_body(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, size_t requested)
+{
+    ctx->body_wanted = requested ? requested : 1;
+    ngx_post_event(r->upstream->peer.connection->write, &ngx_posted_events);
+}
+
+
+/*
+ * One body packet: its header, then views of the request body's buffers
+ * (in memory or in its temporary file), without copying. After the body's
+ * end, the empty packet.
+ */
+static ngx_int_t
+ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll)
+{
+    off_t                          size, take, room;
+    ngx_buf_t                     *b, *s;
+    ngx_uint_t                     n;
+    ngx_http_sticky_ajp_member_t  *m;
+
+    m = ctx->member;
+    room = ngx_min(ctx->body_wanted, m->max_packet - STICKY_AJP_BODY_OVERHEAD);
+    room = ngx_min(room, ctx->body_left);
+    size = 0;
+
+    b = ctx->body_header;
+
+    if (ngx_http_sticky_ajp_link(r, b, ll) == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (n = 0; size < room && n < NGX_HTTP_STICKY_AJP_SLICES && ctx->body_cl;
+         /* void */)
+    {
+        b = ctx->body_cl->buf;
+        take = ngx_min(ngx_buf_size(b) - ctx->body_offset, room - size);
+
+        if (take > 0) {
+            s = &ctx->slices[n++];
+            ngx_memzero(s, sizeof(ngx_buf_t));
+
+            if (ngx_buf_in_memory(b)) {
+                s->memory = 1;
+                s->pos = b->pos + ctx->body_offset;
+                s->last = s->pos + take;
+
+            } else {
+                s->in_file = 1;
+                s->file = b->file;
+                s->file_pos = b->file_pos + ctx->body_offset;
+                s->file_last = s->file_pos + take;
+            }
+
+            if (ngx_http_sticky_ajp_link(r, s, ll) == NULL) {
+                return NGX_ERROR;
+            }
+
+            size += take;
+            ctx->body_offset += take;
+        }
+
+        if (ctx->body_offset == ngx_buf_size(b)) {
+            ctx->body_cl = ctx->body_cl->next;
+            ctx->body_offset = 0;
+        }
+    }
+
+    b = ctx->body_header;
+    b->pos = b->start;
+    b->last = b->start + STICKY_AJP_BODY_OVERHEAD;
+    sticky_ajp_body_header(b->pos, (size_t) size);
+
+    if (size == 0) {
+        ctx->end_of_body_sent = 1;
+    }
+
+    ctx->body_left -= size;
+    ctx->body_wanted = 0;
+
+    return NGX_OK;
+}
+
+
+/* Appends `b` to the chain being built. */
+static ngx_chain_t *
+ngx_http_sticky_ajp_link(ngx_http_request_t *r, ngx_buf_t *b,
+    ngx_chain_t ***ll)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+    **ll = cl;
+    *ll = &cl->next;
+
+    return cl;
+}
