@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: three Tomcats with replicated sessions behind nginx on
 # http://localhost:8080/, routed by the sticky module from a mod_jk
-# workers.properties.
+# workers.properties and spoken to over AJP/1.3 (`ajp_pass`), with the AJP
+# ports and secret of that file, as mod_jk would.
 #
 #   demo/demo.sh start     install what is missing, start everything
 #   demo/demo.sh stop      stop everything the demo started
@@ -88,9 +89,21 @@ upstream_block() {
             echo "        server 127.0.0.1:${!port};"
         done
     else
+        echo "        # mod_jk's file for the cluster, unchanged: AJP ports, secret"
         echo "        sticky_workers $STATE/workers.properties;"
+        echo "        keepalive 16;"
     fi
     echo "    }"
+}
+
+# Over AJP, as mod_jk: the module's upstream; plain round robin speaks HTTP.
+pass_lines() {
+    if [[ $PLAIN == 1 ]]; then
+        printf '            proxy_pass http://tomcats;\n'
+        printf '            proxy_set_header Host $http_host;\n'
+    else
+        printf '            ajp_pass tomcats;\n'
+    fi
 }
 
 # The module's status page; read_write: the demo listens on localhost only.
@@ -135,9 +148,7 @@ $(listen_lines)
         server_name localhost;
 
         location / {
-            proxy_pass http://tomcats;
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+$(pass_lines)
         }
 $(status_location)
     }
@@ -200,11 +211,15 @@ cmd_start() {
 
     say "starting 3 Tomcats ($MANAGER manager)"
     # The Tomcats' ports are picked freely, but never nginx's.
+    # AJP connectors as a mod_jk site has them since CVE-2020-1938: a secret
+    # (a new one per demo), and Tomcat's LoadBalancerDrainingValve, which
+    # moves users whose session is gone off a node drained on the page.
     CLUSTER_AVOID_PORTS=$PORT "$CLUSTER" start "$STATE/cluster" --nodes 3 --manager "$MANAGER" \
-        --app "$STATE/cartapp/ROOT"
+        --app "$STATE/cartapp/ROOT" --ajp-secret "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
+        --draining-valve engine
     # From here on any failure (die included) stops what was started.
     trap 'say "start failed; stopping what was started"; stop_nginx; "$CLUSTER" stop "$STATE/cluster" || true' EXIT
-    "$CLUSTER" workers "$STATE/cluster" > "$STATE/workers.properties"
+    "$CLUSTER" workers "$STATE/cluster" --ajp > "$STATE/workers.properties"
     start_nginx
     trap - EXIT
 
@@ -218,8 +233,13 @@ The demo is up.
   The page shows which Tomcat answered and the session id: its suffix
   (.tomcat1 ...) is the jvmRoute nginx routes by. Add books, reload, and
   stop one with "t/tomcat/cluster.sh kill $STATE/cluster N" to see failover.
+  nginx speaks AJP/1.3 to the Tomcats (ajp_pass), as mod_jk does: the AJP
+  ports and the secret come from workers.properties, unchanged. Drain a node
+  on the status page: Tomcat's LoadBalancerDrainingValve sends users whose
+  session is gone to another node.
 
-  Tomcats (direct):  tomcat1 http://127.0.0.1:$NODE1_HTTP/  tomcat2 http://127.0.0.1:$NODE2_HTTP/  tomcat3 http://127.0.0.1:$NODE3_HTTP/
+  Tomcats (AJP):     tomcat1 127.0.0.1:$NODE1_AJP  tomcat2 127.0.0.1:$NODE2_AJP  tomcat3 127.0.0.1:$NODE3_AJP
+  Tomcats (HTTP):    tomcat1 http://127.0.0.1:$NODE1_HTTP/  tomcat2 http://127.0.0.1:$NODE2_HTTP/  tomcat3 http://127.0.0.1:$NODE3_HTTP/
   workers.properties: $STATE/workers.properties
   nginx:             $NGINX_PREFIX/conf/nginx.conf, logs in $NGINX_PREFIX/logs/
   Tomcat logs:       $STATE/cluster/node*/logs/catalina.out

@@ -93,10 +93,17 @@ typedef struct {
     ngx_buf_t                      *body_header;   /* 6 bytes */
     ngx_buf_t                      *slices;        /* views of the body */
 
+    /* ajp_request_buffering off: the body as nginx reads it, copied into
+     * packets (the buffers are nginx's to reuse once taken) */
+    ngx_chain_t                    *unread;        /* links not yet taken */
+    ngx_chain_t                   **unread_last;
+    ngx_buf_t                      *copy;          /* one packet */
+
     sticky_ajp_stream_t             stream;        /* body phase reader */
     off_t                           body_received; /* response body bytes */
 
     unsigned                        end_of_body_sent:1;
+    unsigned                        unbuffered:1;
 } ngx_http_sticky_ajp_ctx_t;
 
 

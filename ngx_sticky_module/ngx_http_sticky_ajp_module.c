@@ -161,6 +161,13 @@ static ngx_command_t  ngx_http_sticky_ajp_commands[] = {
       ngx_http_sticky_ajp_offset(buffering),
       NULL },
 
+    { ngx_string("ajp_request_buffering"),
+      NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      ngx_http_sticky_ajp_offset(request_buffering),
+      NULL },
+
     { ngx_string("ajp_buffer_size"),
       NGX_HTTP_STICKY_AJP_LOC|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -388,7 +395,18 @@ ngx_http_sticky_ajp_handler(ngx_http_request_t *r)
     u->input_filter = ngx_http_sticky_ajp_non_buffered_filter;
     u->input_filter_ctx = r;
 
-    /* the container asks for the body a packet at a time: read it first */
+    /*
+     * The container asks for the body a packet at a time, as it needs it.
+     * Unbuffered, it gets what nginx has read so far; a chunked body is
+     * always read whole first: AJP needs its length up front.
+     */
+    if (!alcf->upstream.request_buffering
+        && alcf->upstream.pass_request_body
+        && !r->headers_in.chunked)
+    {
+        r->request_body_no_buffering = 1;
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_upstream_init);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -427,7 +445,7 @@ ngx_http_sticky_ajp_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.store = 0;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->upstream.buffering = NGX_CONF_UNSET;
-    conf->upstream.request_buffering = 1;
+    conf->upstream.request_buffering = NGX_CONF_UNSET;
     conf->upstream.ignore_client_abort = NGX_CONF_UNSET;
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
@@ -483,6 +501,8 @@ ngx_http_sticky_ajp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->upstream.next_upstream_tries, 0);
     ngx_conf_merge_value(conf->upstream.buffering,
                          prev->upstream.buffering, 1);
+    ngx_conf_merge_value(conf->upstream.request_buffering,
+                         prev->upstream.request_buffering, 1);
     ngx_conf_merge_value(conf->upstream.ignore_client_abort,
                          prev->upstream.ignore_client_abort, 0);
     ngx_conf_merge_ptr_value(conf->upstream.local,

@@ -44,6 +44,10 @@ static ngx_msec_t ngx_http_sticky_ajp_cping_wait(ngx_http_request_t *r,
     ngx_http_sticky_ajp_ctx_t *ctx);
 static ngx_int_t ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
     ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_sticky_ajp_keep_body(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_sticky_ajp_copy_packet(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll);
 static ngx_chain_t *ngx_http_sticky_ajp_link(ngx_http_request_t *r,
     ngx_buf_t *b, ngx_chain_t ***ll);
 
@@ -113,6 +117,9 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
         sticky_ajp_encode_request(&req, b->pos);
     }
 
+    /* not empty: nginx's output chain refuses empty buffers */
+    b->last = b->start + size + 1;
+
     ctx->head = b;
 
     ctx->cping = ngx_create_temp_buf(r->pool, STICKY_AJP_CPING_SIZE);
@@ -123,6 +130,15 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
         || ctx->slices == NULL)
     {
         return NGX_ERROR;
+    }
+
+    if (ctx->unbuffered) {
+        ctx->copy = ngx_create_temp_buf(r->pool, ctx->up->max_packet);
+        if (ctx->copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->unread_last = &ctx->unread;
     }
 
     sticky_ajp_cping(ctx->cping->pos);
@@ -151,13 +167,20 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
  * $uri (nginx's location matching saw it: decoded, dot segments resolved)
  * percent-encoded again, or the client's own path (ajp_forward_uri
  * unparsed).
+ *
+ * Tomcat removes path parameters (";name=value") from every segment before
+ * it maps a path: "/admin;x/page" would reach /admin/page, which a
+ * "location /admin/" never saw. So every ';' travels as %3B, a plain
+ * character of the segment, except the one that starts the session's path
+ * parameter (";jsessionid=") in the last segment, which Tomcat must see.
  */
 static ngx_int_t
 ngx_http_sticky_ajp_uri(ngx_http_request_t *r, ngx_http_sticky_ajp_ctx_t *ctx,
     sticky_str_t *uri)
 {
-    u_char     *p;
-    uintptr_t   escape;
+    u_char        *p, *src, *end, *keep, *dst;
+    size_t         n;
+    sticky_str_t   param;
 
     if (ctx->conf->forward_uri == NGX_HTTP_STICKY_AJP_URI_UNPARSED) {
         p = ngx_strlchr(r->unparsed_uri.data,
@@ -167,22 +190,53 @@ ngx_http_sticky_ajp_uri(ngx_http_request_t *r, ngx_http_sticky_ajp_ctx_t *ctx,
         return NGX_OK;
     }
 
-    escape = ngx_escape_uri(NULL, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+    src = r->uri.data;
+    end = src + r->uri.len;
 
-    if (escape == 0) {
-        uri->data = (const char *) r->uri.data;
+    /* the session parameter: in the last segment, followed by '=' */
+    param = sticky_balancer_session_path(ctx->conf->sticky->balancer);
+    keep = NULL;
+
+    for (p = end; p > src && p[-1] != '/'; p--) { /* void */ }
+
+    if (param.len > 1) {
+        keep = ngx_strlcasestrn(p, end, (u_char *) param.data, param.len - 1);
+
+        if (keep && (keep + param.len >= end || keep[param.len] != '=')) {
+            keep = NULL;
+        }
+    }
+
+    n = ngx_escape_uri(NULL, src, r->uri.len, NGX_ESCAPE_URI);
+
+    for (p = src; p < end; p++) {
+        n += (*p == ';' && p != keep);
+    }
+
+    if (n == 0) {
+        uri->data = (const char *) src;
         uri->len = r->uri.len;
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, r->uri.len + 2 * escape);
-    if (p == NULL) {
+    dst = ngx_pnalloc(r->pool, r->uri.len + 2 * n);
+    if (dst == NULL) {
         return NGX_ERROR;
     }
 
-    uri->data = (const char *) p;
-    uri->len = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len,
-                                         NGX_ESCAPE_URI) - p;
+    uri->data = (const char *) dst;
+
+    for (p = src; p < end; p++) {
+        if (*p == ';' && p != keep) {
+            dst = ngx_cpymem(dst, "%3B", 3);
+
+        } else {
+            dst = (u_char *) ngx_escape_uri(dst, p, 1, NGX_ESCAPE_URI);
+        }
+    }
+
+    uri->len = dst - (u_char *) uri->data;
+
     return NGX_OK;
 }
 
@@ -190,7 +244,9 @@ ngx_http_sticky_ajp_uri(ngx_http_request_t *r, ngx_http_sticky_ajp_ctx_t *ctx,
 /*
  * 400 for a path that nginx and Tomcat would read differently: a segment
  * that is "." or ".." once Tomcat removes its path parameters (";..."),
- * which nginx's location matching took for an ordinary name.
+ * which nginx's location matching took for an ordinary name. (Forwarded as
+ * ajp_forward_uri normalized sends it, only the session's parameter would
+ * survive; either way, no one asks for such a path in good faith.)
  */
 ngx_int_t
 ngx_http_sticky_ajp_check_path(ngx_http_request_t *r)
@@ -251,7 +307,11 @@ ngx_http_sticky_ajp_headers(ngx_http_request_t *r,
     u = r->upstream;
     ctx->body_length = 0;
 
-    if (u->conf->pass_request_body && r->request_body) {
+    if (r->request_body_no_buffering) {
+        ctx->body_length = r->headers_in.content_length_n;
+        ctx->unbuffered = 1;
+
+    } else if (u->conf->pass_request_body && r->request_body) {
         for (cl = r->request_body->bufs; cl; cl = cl->next) {
             ctx->body_length += ngx_buf_size(cl->buf);
         }
@@ -532,6 +592,12 @@ ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in)
     out = NULL;
     ll = &out;
 
+    if (ctx->unbuffered && in
+        && ngx_http_sticky_ajp_keep_body(r, ctx, in) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (in && ctx->attempt != sp->attempts) {
         rc = ngx_http_sticky_ajp_start_attempt(r, ctx, &ll);
         if (rc != NGX_OK) {
@@ -549,7 +615,9 @@ ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in)
     if (ctx->state >= NGX_HTTP_STICKY_AJP_SENT && ctx->body_wanted
         && u->writer.out == NULL)
     {
-        if (ngx_http_sticky_ajp_body_packet(r, ctx, &ll) != NGX_OK) {
+        rc = ctx->unbuffered ? ngx_http_sticky_ajp_copy_packet(r, ctx, &ll)
+                             : ngx_http_sticky_ajp_body_packet(r, ctx, &ll);
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -563,9 +631,13 @@ ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in)
     if (ctx->state == NGX_HTTP_STICKY_AJP_CPING_WAIT) {
         /*
          * Nothing of the request went out: nginx may still pass it to
-         * another member, as after a failed connect, whatever its method.
+         * another member, as after a failed connect, whatever its method
+         * (not an unbuffered body: nginx has moved it out of request_bufs).
          */
-        u->request_sent = 0;
+        if (!ctx->unbuffered) {
+            u->request_sent = 0;
+        }
+
         sp->cping_pending = 1;
 
         wait = ngx_http_sticky_ajp_cping_wait(r, ctx);
@@ -762,6 +834,91 @@ ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
     ctx->body_wanted = 0;
 
     return NGX_OK;
+}
+
+
+/* Unbuffered: keeps the links of what nginx read of the body so far. */
+static ngx_int_t
+ngx_http_sticky_ajp_keep_body(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_chain_t  *cl;
+
+    for ( /* void */ ; in; in = in->next) {
+        if (in->buf == ctx->head || ngx_buf_size(in->buf) == 0) {
+            continue;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = in->buf;
+        cl->next = NULL;
+        *ctx->unread_last = cl;
+        ctx->unread_last = &cl->next;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Unbuffered: a packet of what has been read, up to what the container
+ * asked for; none until something was read. Taking the bytes lets nginx
+ * read on into its buffer.
+ */
+static ngx_int_t
+ngx_http_sticky_ajp_copy_packet(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, ngx_chain_t ***ll)
+{
+    size_t        room, take;
+    u_char       *p;
+    ngx_buf_t    *b, *in;
+    ngx_chain_t  *cl;
+
+    room = ngx_min(ctx->body_wanted,
+                   ctx->member->max_packet - STICKY_AJP_BODY_OVERHEAD);
+    room = ngx_min((off_t) room, ctx->body_left);
+
+    if (room && ctx->unread == NULL) {
+        return NGX_OK;
+    }
+
+    b = ctx->copy;
+    p = b->start + STICKY_AJP_BODY_OVERHEAD;
+
+    while (room && ctx->unread) {
+        in = ctx->unread->buf;
+        take = ngx_min((size_t) (in->last - in->pos), room);
+
+        p = ngx_cpymem(p, in->pos, take);
+        in->pos += take;
+        room -= take;
+
+        if (in->pos == in->last) {
+            cl = ctx->unread;
+            ctx->unread = cl->next;
+            ngx_free_chain(r->pool, cl);
+        }
+    }
+
+    if (ctx->unread == NULL) {
+        ctx->unread_last = &ctx->unread;
+    }
+
+    take = p - b->start - STICKY_AJP_BODY_OVERHEAD;
+    sticky_ajp_body_header(b->start, take);
+
+    b->pos = b->start;
+    b->last = p;
+
+    ctx->body_left -= take;
+    ctx->body_wanted = 0;
+    ctx->end_of_body_sent = (take == 0);
+
+    return ngx_http_sticky_ajp_link(r, b, ll) ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -10,7 +10,8 @@
  * _workers.c turns the file into servers, _zone.c keeps the shared state,
  * _peer.c balances each request, _variables.c, _timer.c (maintenance) and
  * _probe.c (active probes, and the recovery parameters of sticky_workers),
- * _status.c the sticky_status page.
+ * _status.c the sticky_status page. The _ajp files are ajp_pass, a module of
+ * their own in the same library.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -237,7 +238,7 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
 
 
 /*
- * sticky_workers FILE [lb=NAME] [probe=URI] [probe_interval=TIME]
+ * sticky_workers FILE [lb=NAME | worker=NAME] [probe=URI] [probe_interval=TIME]
  *     [probe_timeout=TIME] [probe_passes=N] [probe_fails=N] [slow_start=TIME];
  */
 static char *
@@ -273,6 +274,15 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "lb=", 3) == 0 && value[i].len > 3) {
             scf->lb_name.data = value[i].data + 3;
             scf->lb_name.len = value[i].len - 3;
+            continue;
+        }
+
+        /* the same, for an ajp13 worker mounted directly */
+        if (ngx_strncmp(value[i].data, "worker=", 7) == 0
+            && value[i].len > 7)
+        {
+            scf->lb_name.data = value[i].data + 7;
+            scf->lb_name.len = value[i].len - 7;
             continue;
         }
 

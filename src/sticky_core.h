@@ -152,6 +152,11 @@ sticky_str_t sticky_balancer_member_route(const sticky_balancer_t *b,
 int sticky_balancer_session_cookie(const sticky_balancer_t *b,
     sticky_str_t *name, sticky_str_t *path) STICKY_NOEXCEPT;
 
+/* The path parameter that carries a session id, with its ';' (mod_jk's
+ * session_path, ";jsessionid" by default). */
+sticky_str_t sticky_balancer_session_path(const sticky_balancer_t *b)
+    STICKY_NOEXCEPT;
+
 /* Bytes of zone state for `members` members (8-byte aligned memory). */
 size_t sticky_zone_bytes(size_t members) STICKY_NOEXCEPT;
 

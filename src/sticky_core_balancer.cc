@@ -110,6 +110,10 @@ STICKY_API sticky_str_t sticky_balancer_member_route(const sticky_balancer_t* b,
   return Str(b->selector.route(index));
 }
 
+STICKY_API sticky_str_t sticky_balancer_session_path(const sticky_balancer_t* b) noexcept {
+  return Str(b->balancer.session_path);
+}
+
 STICKY_API int sticky_balancer_session_cookie(const sticky_balancer_t* b, sticky_str_t* name,
                                               sticky_str_t* path) noexcept {
   if (!b->balancer.set_session_cookie) return 0;
