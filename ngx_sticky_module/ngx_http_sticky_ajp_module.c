@@ -609,20 +609,47 @@ static char *
 ngx_http_sticky_ajp_merge_buffers(ngx_conf_t *cf,
     ngx_http_sticky_ajp_loc_conf_t *conf, ngx_http_sticky_ajp_loc_conf_t *prev)
 {
-    size_t                           size;
-    ngx_http_upstream_conf_t        *u;
-    ngx_http_sticky_ajp_upstream_t  *up;
+    size_t                     size, packet;
+    ngx_http_upstream_conf_t  *u;
 
     u = &conf->upstream;
 
+    /*
+     * Where no ajp_pass is, values set here are only inherited: the
+     * defaults depend on the packet size of the upstream a location uses.
+     */
+    if (conf->sticky == NULL) {
+        ngx_conf_merge_size_value(u->buffer_size, prev->upstream.buffer_size,
+                                  NGX_CONF_UNSET_SIZE);
+        ngx_conf_merge_size_value(u->busy_buffers_size_conf,
+                                  prev->upstream.busy_buffers_size_conf,
+                                  NGX_CONF_UNSET_SIZE);
+        ngx_conf_merge_size_value(u->temp_file_write_size_conf,
+                                  prev->upstream.temp_file_write_size_conf,
+                                  NGX_CONF_UNSET_SIZE);
+        ngx_conf_merge_size_value(u->max_temp_file_size_conf,
+                                  prev->upstream.max_temp_file_size_conf,
+                                  NGX_CONF_UNSET_SIZE);
+
+        if (u->bufs.num == 0) {
+            u->bufs = prev->upstream.bufs;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    packet = ((ngx_http_sticky_ajp_upstream_t *) conf->sticky->ajp)->max_packet;
+
+    /*
+     * By default the buffers grow with the packets, so that the busy
+     * buffers (twice a packet) fit: a quarter of a packet each.
+     */
     ngx_conf_merge_size_value(u->buffer_size, prev->upstream.buffer_size,
                               (size_t) ngx_pagesize);
-    ngx_conf_merge_bufs_value(u->bufs, prev->upstream.bufs, 8, ngx_pagesize);
+    ngx_conf_merge_bufs_value(u->bufs, prev->upstream.bufs, 8,
+                              ngx_max((size_t) ngx_pagesize, packet / 4));
 
-    if (conf->sticky) {
-        up = conf->sticky->ajp;
-        u->buffer_size = ngx_max(u->buffer_size, up->max_packet);
-    }
+    u->buffer_size = ngx_max(u->buffer_size, packet);
 
     if (u->bufs.num < 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -636,8 +663,14 @@ ngx_http_sticky_ajp_merge_buffers(ngx_conf_t *cf,
                               prev->upstream.busy_buffers_size_conf,
                               NGX_CONF_UNSET_SIZE);
 
-    u->busy_buffers_size = (u->busy_buffers_size_conf == NGX_CONF_UNSET_SIZE)
-                           ? 2 * size : u->busy_buffers_size_conf;
+    if (u->busy_buffers_size_conf != NGX_CONF_UNSET_SIZE) {
+        u->busy_buffers_size = u->busy_buffers_size_conf;
+
+    } else {
+        u->busy_buffers_size = ngx_min(2 * size,
+                                       (u->bufs.num - 1) * u->bufs.size);
+        u->busy_buffers_size = ngx_max(u->busy_buffers_size, size);
+    }
 
     if (u->busy_buffers_size < size) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -483,18 +483,25 @@ ngx_http_sticky_ajp_ssl(ngx_http_request_t *r, sticky_ajp_request_t *req)
     c = r->connection;
     req->is_ssl = 1;
 
-#define ngx_http_sticky_ajp_ssl_text(get, field)                             \
+    /* nginx's getters of static texts set only the pointer */
+#define ngx_http_sticky_ajp_ssl_text(get, field, nul_terminated)             \
+    ngx_str_null(&s);                                                        \
     if (get(c, r->pool, &s) != NGX_OK) {                                     \
         return NGX_ERROR;                                                    \
+    }                                                                        \
+    if (nul_terminated && s.data) {                                          \
+        s.len = ngx_strlen(s.data);                                          \
     }                                                                        \
     if (s.len) {                                                             \
         req->field.data = (const char *) s.data;                             \
         req->field.len = s.len;                                              \
     }
 
-    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_cipher_name, ssl_cipher);
-    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_session_id, ssl_session);
-    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_protocol, ssl_protocol);
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_cipher_name, ssl_cipher, 1);
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_session_id, ssl_session, 0);
+    ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_protocol, ssl_protocol, 1);
+
+    ngx_str_null(&s);
 
     if (ngx_ssl_get_client_verify(c, r->pool, &s) != NGX_OK) {
         return NGX_ERROR;
@@ -503,7 +510,7 @@ ngx_http_sticky_ajp_ssl(ngx_http_request_t *r, sticky_ajp_request_t *req)
     if (s.len == sizeof("SUCCESS") - 1
         && ngx_strncmp(s.data, "SUCCESS", s.len) == 0)
     {
-        ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_raw_certificate, ssl_cert);
+        ngx_http_sticky_ajp_ssl_text(ngx_ssl_get_raw_certificate, ssl_cert, 0);
     }
 
 #undef ngx_http_sticky_ajp_ssl_text

@@ -141,6 +141,14 @@ ngx_http_sticky_ajp_packet(ngx_http_request_t *r,
 
         return ngx_http_sticky_ajp_headers_in(r, ctx, pkt, start);
 
+    case STICKY_AJP_SEND_BODY_CHUNK:
+        if (ctx->state != NGX_HTTP_STICKY_AJP_NO_BODY) {
+            break;
+        }
+
+        /* a body to a HEAD request: dropped, as mod_jk does */
+        return NGX_AGAIN;
+
     case STICKY_AJP_END_RESPONSE:
         if (ctx->state != NGX_HTTP_STICKY_AJP_NO_BODY) {
             break;
@@ -157,7 +165,7 @@ ngx_http_sticky_ajp_packet(ngx_http_request_t *r,
 
     ngx_http_sticky_ajp_invalid(r, ctx, pkt->type == STICKY_AJP_CPONG
                                         ? "an unexpected CPONG"
-                                        : "a packet before its headers");
+                                        : "a packet out of order");
     return NGX_HTTP_UPSTREAM_INVALID_HEADER;
 }
 
@@ -381,6 +389,10 @@ ngx_http_sticky_ajp_input_filter(ngx_event_pipe_t *p, ngx_buf_t *buf)
     b = NULL;
     prev = &buf->shadow;
 
+    if (p->upstream_error) {
+        return ngx_event_pipe_add_free_buf(p, buf);
+    }
+
     while (buf->pos < buf->last) {
 
         if (ctx->state == NGX_HTTP_STICKY_AJP_DONE) {
@@ -437,8 +449,11 @@ ngx_http_sticky_ajp_input_filter(ngx_event_pipe_t *p, ngx_buf_t *buf)
             break;
 
         case STICKY_AJP_EV_ERROR:
+            /* a broken reply: nginx closes both ends (the headers are out) */
             ngx_http_sticky_ajp_invalid(r, ctx, err.message);
-            return NGX_ERROR;
+            p->upstream_error = 1;
+            buf->pos = buf->last;
+            break;
 
         default:    /* MORE, FLUSH */
             break;

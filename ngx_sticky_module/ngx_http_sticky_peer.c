@@ -424,7 +424,8 @@ ngx_http_sticky_body_broken(ngx_http_upstream_t *u, ngx_connection_t *c)
                          && p->length > 0));
     }
 
-    return c && (c->read->error || (c->read->eof && u->length > 0));
+    return u->error
+           || (c && (c->read->error || (c->read->eof && u->length > 0)));
 }
 
 

@@ -71,6 +71,13 @@ like($t->read_file("$dir/nginx/conf/nginx.conf"), qr/^load_module \Q$env{MODULE}
      'nginx loads the module given in MODULE');
 like($t->read_file("$dir/nginx/conf/nginx.conf"), qr/sticky_workers \Q$dir\E\/workers\.properties;/,
      'the upstream is sticky_workers with the generated workers.properties');
+like($t->read_file("$dir/nginx/conf/nginx.conf"), qr/^\s*ajp_pass tomcats;$/m,
+     'nginx speaks AJP to the Tomcats (ajp_pass)');
+my $workers_file = $t->read_file("$dir/workers.properties");
+like($workers_file, qr/^worker\.tomcat1\.port=\Q${\ $cluster->ajp_port(1)}\E$/m,
+     'the workers file points at the AJP connectors, as a mod_jk file does');
+like($workers_file, qr/^worker\.tomcat1\.secret=\S+$/m, 'with the connectors\' secret');
+like($out, qr/speaks AJP/, 'start says it speaks AJP');
 
 my ($st, $status_out) = demo('status');
 like($status_out, qr{^nginx\s+up\s+http://localhost:\Q$port\E/ pid=\Q$nginx_pid\E$}m,
