@@ -157,12 +157,16 @@ FUZZ_SECONDS  ?= 60
 FUZZ_FLAGS    := -std=c++17 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Isrc
 FUZZ_SAN      := address,undefined
 FUZZ_OBJS     := $(patsubst src/%.cc,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
-FUZZ_TARGETS  := properties session
+FUZZ_TARGETS  := properties session ajp_response ajp_request
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
-FUZZ_SEEDS_properties := fuzz/corpus/properties t/data
-FUZZ_SEEDS_session    := fuzz/corpus/session
-FUZZ_OPTS_properties  := -dict=fuzz/properties.dict
-FUZZ_OPTS_session     :=
+FUZZ_SEEDS_properties   := fuzz/corpus/properties t/data
+FUZZ_SEEDS_session      := fuzz/corpus/session
+FUZZ_SEEDS_ajp_response := fuzz/corpus/ajp_response
+FUZZ_SEEDS_ajp_request  := fuzz/corpus/ajp_request
+FUZZ_OPTS_properties    := -dict=fuzz/properties.dict
+FUZZ_OPTS_session       :=
+FUZZ_OPTS_ajp_response  :=
+FUZZ_OPTS_ajp_request   :=
 
 .PHONY: fuzz fuzz-build fuzz-deps
 .SECONDARY: $(FUZZ_OBJS)
@@ -174,7 +178,7 @@ $(BUILD)/fuzz/obj/%.o: src/%.cc $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
-$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.cc $(FUZZ_OBJS)
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.cc $(FUZZ_OBJS) $(wildcard t/unit/*.h)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_OBJS) -o $@
 
 fuzz-build: fuzz-deps
@@ -187,7 +191,9 @@ fuzz: fuzz-build
 	  mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s"; \
 	  case $$t in properties) seeds="$(FUZZ_SEEDS_properties)"; opts="$(FUZZ_OPTS_properties)";; \
-	              session) seeds="$(FUZZ_SEEDS_session)"; opts="$(FUZZ_OPTS_session)";; esac; \
+	              session) seeds="$(FUZZ_SEEDS_session)"; opts="$(FUZZ_OPTS_session)";; \
+	              ajp_response) seeds="$(FUZZ_SEEDS_ajp_response)"; opts="$(FUZZ_OPTS_ajp_response)";; \
+	              ajp_request) seeds="$(FUZZ_SEEDS_ajp_request)"; opts="$(FUZZ_OPTS_ajp_request)";; esac; \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  timeout -k 10 $$(( $(FUZZ_SECONDS) + 120 )) $(BUILD)/fuzz/$${t}_fuzz $$opts \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -201,21 +207,26 @@ fuzz: fuzz-build
 #
 #   make bench             every benchmark: the comparisons (bench-compare,
 #                          writes bench/RESULTS.md, which the README quotes;
-#                          about 10 minutes), then bench-failover (above)
+#                          about 15 minutes), then bench-failover (above)
 #   make bench-compare     the comparisons only
 #   make bench-core        only the Google Benchmark of the core
-#   make bench-compare BENCH_PARTS="rr haproxy"   some parts (bench/run.sh)
+#   make bench-compare BENCH_PARTS="rr haproxy"   some parts (bench/run.sh;
+#                          their block in bench/RESULTS.md is replaced or
+#                          appended, the rest of the file kept)
+#   make bench-compare BENCH_PARTS="ajp-modjk ajp-http ajp-callgrind"   AJP
 #
 # Each comparison alternates A B A B ... and reports the ratio of every
 # pair and their median. BENCH_PAIRS, BENCH_SECONDS, BENCH_CONNECTIONS and
-# BENCH_NEW_PERCENT tune it (bench/run.sh).
+# BENCH_NEW_PERCENT tune it (bench/run.sh). build/bench/ajp_responder
+# (bench/ajp_responder.c) is the fast AJP/1.3 backend of ajp-callgrind.
 
 BENCH_PKGS  := wrk haproxy apache2 libapache2-mod-jk valgrind libbenchmark-dev \
                tomcat10-user default-jdk-headless curl perl
 BENCH_BIN   := $(BUILD)/bench/core_bench
+AJP_RESPONDER := $(BUILD)/bench/ajp_responder
 BENCH_PARTS ?=
 
-.PHONY: bench bench-compare bench-core bench-core-build bench-deps
+.PHONY: bench bench-compare bench-core bench-core-build bench-deps bench-ajp-responder
 
 bench-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
@@ -226,13 +237,20 @@ $(BENCH_BIN): bench/core_bench.cc $(CORE_LIB) $(CORE_HDRS)
 
 bench-core-build: $(BENCH_BIN)
 
+$(AJP_RESPONDER): bench/ajp_responder.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror $< -o $@
+
+bench-ajp-responder: $(AJP_RESPONDER)
+
 bench-core: bench-deps
 	$(MAKE) $(BENCH_BIN)
 	$(BENCH_BIN) --benchmark_min_time=0.3
 
 bench-compare: deps bench-deps
-	$(MAKE) -j$$(nproc) module $(BENCH_BIN)
-	MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) timeout -k 30 1800 bench/run.sh $(BENCH_PARTS)
+	$(MAKE) -j$$(nproc) module $(BENCH_BIN) $(AJP_RESPONDER)
+	MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) AJP_RESPONDER=$(AJP_RESPONDER) \
+	  timeout -k 30 2400 bench/run.sh $(BENCH_PARTS)
 
 bench: bench-compare
 	$(MAKE) bench-failover

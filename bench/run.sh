@@ -4,7 +4,7 @@
 # with the same traffic and reports each pair's ratio A/B and their median,
 # never a lone absolute number.
 #
-#   bench/run.sh [PART...]     PART: core rr haproxy callgrind modjk (default: all)
+#   bench/run.sh [PART...]     PART: one of the parts below (default: all)
 #
 # Parts:
 #   core       Google Benchmark of the core (build/bench/core_bench)
@@ -13,10 +13,23 @@
 #   callgrind  instructions per proxied request, module vs round robin
 #   modjk      real Tomcat cluster: nginx + module (HTTP) vs Apache httpd +
 #              mod_jk (AJP)
+#   ajp-modjk  real Tomcat cluster: nginx + module (AJP, `ajp_pass`) vs
+#              Apache httpd + mod_jk (AJP)
+#   ajp-http   real Tomcat cluster: nginx + module over AJP vs over HTTP; the
+#              proxy's and the Tomcats' CPU per request
+#   ajp-callgrind  instructions per proxied request through the module, AJP
+#              (bench/ajp_responder.c) vs HTTP (the look-alike backends)
+# The Tomcat parts (modjk ajp-modjk ajp-http) share one cluster, one nginx
+# and one Apache httpd, started by the first of them, stopped after the last.
 #
 # Environment: BENCH_PAIRS (5), BENCH_SECONDS (8, per run), BENCH_CONNECTIONS
-# (32), BENCH_NEW_PERCENT (10), BENCH_OUT (bench/RESULTS.md; "-": no file),
-# BENCH_KEEP=1 (keep the temp dir), MODULE, NGINX_BIN.
+# (32), BENCH_NEW_PERCENT (10), BENCH_OUT (bench/RESULTS.md; "-": stdout),
+# BENCH_KEEP=1 (keep the temp dir), MODULE, NGINX_BIN, AJP_RESPONDER
+# (build/bench/ajp_responder).
+#
+# All parts (the default) rewrite BENCH_OUT. Some parts only: their report
+# (machine, summary, sections) replaces the block of a previous run of the
+# same parts in BENCH_OUT, or is appended; the rest of the file stays.
 #
 # Everything runs on 127.0.0.1, on free ports, in a temp dir; only processes
 # this script started are stopped, by pid. The machine is small (2 cores):
@@ -27,6 +40,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 MODULE=${MODULE:-$REPO/build/ngx_http_sticky_module.so}
+AJP_RESPONDER=${AJP_RESPONDER:-$REPO/build/bench/ajp_responder}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 PAIRS=${BENCH_PAIRS:-5}
 RUN_SECONDS=${BENCH_SECONDS:-8}
@@ -35,9 +49,13 @@ NEW_PERCENT=${BENCH_NEW_PERCENT:-10}
 OUT=${BENCH_OUT:-$REPO/bench/RESULTS.md}
 CALLGRIND_FEW=300
 CALLGRIND_MANY=1300
+# The AJP connectors of the Tomcat parts require this secret (as mod_jk
+# sites do); both proxies read it from the same workers.properties.
+AJP_SECRET=bench-ajp-secret
 
+ALL_PARTS=(core rr haproxy callgrind modjk ajp-modjk ajp-http ajp-callgrind)
 PARTS=("$@")
-((${#PARTS[@]})) || PARTS=(core rr haproxy callgrind modjk)
+((${#PARTS[@]})) || PARTS=("${ALL_PARTS[@]}")
 
 say() { echo "bench: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -169,27 +187,68 @@ EOF
     start backends 1 "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/error.log"
     BACKENDS_PID=$LAST_PID
     wait_ports "${BACKEND_PORTS[@]}" || die "backends did not start: $(cat "$WORK/backends.out" "$d/error.log")"
-    {
-        echo "worker.list=lb"
-        echo "worker.lb.type=lb"
-        echo "worker.lb.balance_workers=tomcat1,tomcat2,tomcat3"
-        for i in 1 2 3; do
-            echo "worker.tomcat$i.host=127.0.0.1"
-            echo "worker.tomcat$i.port=${BACKEND_PORTS[i - 1]}"
-        done
-    } > "$WORK/lookalike.properties"
+    lookalike_properties "${BACKEND_PORTS[@]}" > "$WORK/lookalike.properties"
 }
 
-# nginx.conf of a front nginx: the module's upstream on port $2 and round
-# robin over the same servers on port $3. $1: directory; $4: workers
-# properties; $5: worker_processes; $6: extra main-context lines.
+# The workers.properties of three look-alikes tomcat1..3 on ports $1 $2 $3.
+lookalike_properties() {
+    local i ports=("$@")
+    echo "worker.list=lb"
+    echo "worker.lb.type=lb"
+    echo "worker.lb.balance_workers=tomcat1,tomcat2,tomcat3"
+    for i in 1 2 3; do
+        echo "worker.tomcat$i.host=127.0.0.1"
+        echo "worker.tomcat$i.port=${ports[i - 1]}"
+    done
+}
+
+# The AJP look-alikes: bench/ajp_responder (one process, pinned to CPU 1)
+# on three ports, tomcat1..3, answering as the HTTP look-alikes do.
+start_ajp_backends() {
+    local ports
+    [[ -x $AJP_RESPONDER ]] || die "$AJP_RESPONDER missing: make bench-ajp-responder"
+    read -r -a ports <<< "$(free_ports 3)"
+    start ajp-backends 1 "$AJP_RESPONDER" "${ports[0]}" tomcat1 "${ports[1]}" tomcat2 "${ports[2]}" tomcat3
+    wait_ports "${ports[@]}" || die "ajp_responder did not start: $(cat "$WORK/ajp-backends.out")"
+    lookalike_properties "${ports[@]}" > "$WORK/ajp-lookalike.properties"
+}
+
+# nginx.conf of a front nginx. $1: directory; $2: worker_processes; $3:
+# extra main-context lines; then one SERVER per server block,
+# PORT:KIND:PROPERTIES, KIND being
+#   sticky  proxy_pass to `upstream { sticky_workers PROPERTIES; keepalive 64; }`
+#   ajp     ajp_pass to the same kind of upstream (AJP ports in PROPERTIES)
+#   rr      proxy_pass to nginx's round robin over PROPERTIES' host:port pairs
 write_front_conf() {
-    local d=$1 sticky_port=$2 rr_port=$3 props=$4 workers=$5 extra=${6:-} servers="" line
-    while read -r line; do
-        servers+="        server $line;
+    local d=$1 workers=$2 extra=$3 spec port kind props upstreams="" servers="" line
+    shift 3
+    for spec in "$@"; do
+        IFS=: read -r port kind props <<< "$spec"
+        upstreams+="
+    upstream u$port {
 "
-    done < <(awk -F= '/\.host=/ { split($1, k, "."); h[k[2]] = $2 }
-                       /\.port=/ { split($1, k, "."); print h[k[2]] ":" $2 }' "$props")
+        case $kind in
+            sticky | ajp) upstreams+="        sticky_workers $props;
+" ;;
+            rr)
+                while read -r line; do
+                    upstreams+="        server $line;
+"
+                done < <(awk -F= '/\.host=/ { split($1, k, "."); h[k[2]] = $2 }
+                                   /\.port=/ { split($1, k, "."); print h[k[2]] ":" $2 }' "$props")
+                ;;
+            *) die "write_front_conf: unknown kind $kind" ;;
+        esac
+        upstreams+="        keepalive 64;
+    }"
+        local pass="proxy_pass http://u$port;"
+        [[ $kind == ajp ]] && pass="ajp_pass u$port;"
+        servers+="
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / { $pass }
+    }"
+    done
     mkdir -p "$d/logs" "$d/temp"
     cat > "$d/nginx.conf" << EOF
 load_module $MODULE;
@@ -206,38 +265,38 @@ http {
     fastcgi_temp_path $d/temp;
     uwsgi_temp_path $d/temp;
     scgi_temp_path $d/temp;
+    ajp_temp_path $d/temp;
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     keepalive_requests 1000000;
-
-    upstream sticky {
-        sticky_workers $props;
-        keepalive 64;
-    }
-    upstream rr {
-$servers        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$sticky_port backlog=4096;
-        location / { proxy_pass http://sticky; }
-    }
-    server {
-        listen 127.0.0.1:$rr_port backlog=4096;
-        location / { proxy_pass http://rr; }
-    }
+$upstreams
+$servers
 }
 EOF
 }
 
+# start_front NAME CPUS DIR: runs the nginx of DIR/nginx.conf (written by
+# write_front_conf), waits for PORTS...; sets FRONT_PID.
+start_front() {
+    local name=$1 cpus=$2 d=$3
+    shift 3
+    start "$name" "$cpus" "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
+    FRONT_PID=$LAST_PID
+    wait_ports "$@" || die "front nginx $name did not start: $(cat "$WORK/$name.out" "$d/logs/error.log")"
+    sleep 0.3
+}
+
 # --- wrk runs ----------------------------------------------------------------------
 
-# wrk_run LABEL URL CPUS SCRIPT_ARGS... -> "rps cpu_s errors" on stdout;
-# PROXY_PIDS: the processes whose CPU time counts.
+# wrk_run LABEL URL CPUS SCRIPT_ARGS... -> "rps cpu_s errors requests
+# backend_cpu_s" on stdout; PROXY_PIDS: the processes whose CPU time counts;
+# BACKEND_PIDS (may be empty): the backends', counted apart.
 wrk_run() {
-    local label=$1 url=$2 cpus=$3 out cpu0 cpu1 rps non2xx errors
+    local label=$1 url=$2 cpus=$3 out cpu0 cpu1 bcpu0 bcpu1 rps non2xx errors requests
     shift 3
     out=$WORK/wrk-$label.txt
     cpu0=$(cpu_seconds $PROXY_PIDS)
+    bcpu0=$(cpu_seconds ${BACKEND_PIDS:-})
     if [[ -n $cpus ]]; then
         taskset -c "$cpus" wrk -t1 -c"$CONNECTIONS" -d"${RUN_SECONDS}s" --timeout 10s \
             -s "$HERE/sessions.lua" "$url" -- "$@" > "$out" 2>&1 || true
@@ -246,48 +305,83 @@ wrk_run() {
             -s "$HERE/sessions.lua" "$url" -- "$@" > "$out" 2>&1 || true
     fi
     cpu1=$(cpu_seconds $PROXY_PIDS)
+    bcpu1=$(cpu_seconds ${BACKEND_PIDS:-})
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
-    [[ -n $rps ]] || die "wrk failed for $label: $(cat "$out")"
+    requests=$(awk '/ requests in / { print $1; exit }' "$out")
+    [[ -n $rps && -n $requests ]] || die "wrk failed for $label: $(cat "$out")"
     non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
     errors=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
-    echo "$rps $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') $((${non2xx:-0} + ${errors:-0}))"
+    echo "$rps $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') $((${non2xx:-0} + ${errors:-0}))" \
+        "$requests $(awk -v a="$bcpu0" -v b="$bcpu1" 'BEGIN { printf "%.2f", b - a }')"
 }
 
-# checked: compare's output, "median cpu_median errors"
-checked() { [[ $# -eq 3 ]] || die "a comparison failed (see the messages above)"; }
+# checked: compare's output, "median cpu_median errors ..."
+checked() { [[ $# -ge 3 ]] || die "a comparison failed (see the messages above)"; }
+
+# ratio X Y [FORMAT]: X / Y, "n/a" unless both are > 0.
+ratio() { awk -v x="$1" -v y="$2" -v f="${3:-%.3f}" 'BEGIN { if (x > 0 && y > 0) printf f, x / y; else print "n/a" }'; }
+
+# per_request CPU_S REQUESTS: microseconds of CPU per request.
+per_request() { ratio "$(awk -v c="$1" 'BEGIN { print c * 1e6 }')" "$2" "%.1f"; }
+
+# median of the words given that are not "n/a" ("n/a" when none is).
+median_of() {
+    local v=() x
+    for x in "$@"; do [[ $x != n/a ]] && v+=("$x"); done
+    if ((${#v[@]})); then printf '%s\n' "${v[@]}" | median; else echo n/a; fi
+}
 
 # compare NAME A_LABEL A_URL A_PIDS B_LABEL B_URL B_PIDS CPUS SCRIPT_ARGS...
-# Runs a warm-up of each, then PAIRS pairs A B; appends the rows of the pair
-# table to $WORK/NAME.rows and prints "median_ratio median_cpu_ratio errors".
+# Runs a warm-up of each, then PAIRS pairs A B; writes the pair table to
+# $WORK/NAME.rows (pair_table prints it) and prints "median_ratio
+# median_cpu_ratio errors". With BACKEND_PIDS (and BACKEND_LABEL), the CPU
+# per request of the proxy and of the backends too: the table gets their
+# columns and the output 6 more medians, "proxy_us_a proxy_us_b
+# proxy_per_request_ratio backend_us_a backend_us_b backend_per_request_ratio"
+# (µs of CPU per request; ratios A/B).
 compare() {
     local name=$1 a_label=$2 a_url=$3 a_pids=$4 b_label=$5 b_url=$6 b_pids=$7 cpus=$8 p
     shift 8
-    local saved=$RUN_SECONDS a b ratios=() cpu_ratios=() errors=0
+    local saved=$RUN_SECONDS a b errors=0 blabel=${BACKEND_LABEL:-backend}
+    local ratios=() cpu_ratios=() pa=() pb=() pr=() ba=() bb=() br=()
     RUN_SECONDS=2
     PROXY_PIDS=$a_pids wrk_run "$name-warm-a" "$a_url" "$cpus" "$@" > /dev/null
     PROXY_PIDS=$b_pids wrk_run "$name-warm-b" "$b_url" "$cpus" "$@" > /dev/null
     RUN_SECONDS=$saved
-    : > "$WORK/$name.rows"
+    {
+        printf '| pair | %s req/s | %s CPU s | %s req/s | %s CPU s | ratio A/B | CPU efficiency A/B |' \
+            "$a_label" "$a_label" "$b_label" "$b_label"
+        [[ -z ${BACKEND_PIDS:-} ]] || printf ' %s proxy µs CPU/req | %s proxy µs CPU/req | %s %s µs CPU/req | %s %s µs CPU/req | %s CPU/req A/B |' \
+            "$a_label" "$b_label" "$a_label" "$blabel" "$b_label" "$blabel" "$blabel"
+        printf '\n|---|---|---|---|---|---|---|%s\n' "${BACKEND_PIDS:+---|---|---|---|---|}"
+    } > "$WORK/$name.rows"
     for ((p = 1; p <= PAIRS; p++)); do
         read -r -a a <<< "$(PROXY_PIDS=$a_pids wrk_run "$name-$p-a" "$a_url" "$cpus" "$@")"
         read -r -a b <<< "$(PROXY_PIDS=$b_pids wrk_run "$name-$p-b" "$b_url" "$cpus" "$@")"
         local r c
-        r=$(awk -v a="${a[0]}" -v b="${b[0]}" 'BEGIN { printf "%.3f", a / b }')
+        r=$(ratio "${a[0]}" "${b[0]}")
         # requests per CPU second of the proxy: A's over B's
-        c=$(awk -v a="${a[0]}" -v ac="${a[1]}" -v b="${b[0]}" -v bc="${b[1]}" \
-            'BEGIN { if (ac > 0 && bc > 0) printf "%.3f", (a / ac) / (b / bc); else print "n/a" }')
+        c=$(ratio "$(ratio "${a[0]}" "${a[1]}" %f)" "$(ratio "${b[0]}" "${b[1]}" %f)")
         ratios+=("$r")
-        [[ $c != n/a ]] && cpu_ratios+=("$c")
+        cpu_ratios+=("$c")
         errors=$((errors + a[2] + b[2]))
-        printf '| %s | %s | %s | %s | %s | **%s** | %s |\n' "$p" "${a[0]}" "${a[1]}" "${b[0]}" "${b[1]}" "$r" "$c" \
+        printf '| %s | %s | %s | %s | %s | **%s** | %s |' "$p" "${a[0]}" "${a[1]}" "${b[0]}" "${b[1]}" "$r" "$c" \
             >> "$WORK/$name.rows"
+        if [[ -n ${BACKEND_PIDS:-} ]]; then
+            pa+=("$(per_request "${a[1]}" "${a[3]}")") pb+=("$(per_request "${b[1]}" "${b[3]}")")
+            ba+=("$(per_request "${a[4]}" "${a[3]}")") bb+=("$(per_request "${b[4]}" "${b[3]}")")
+            pr+=("$(ratio "${pa[-1]}" "${pb[-1]}")") br+=("$(ratio "${ba[-1]}" "${bb[-1]}")")
+            printf ' %s | %s | %s | %s | **%s** |' "${pa[-1]}" "${pb[-1]}" "${ba[-1]}" "${bb[-1]}" "${br[-1]}" \
+                >> "$WORK/$name.rows"
+            say "$name pair $p: $blabel ${a[4]} vs ${b[4]} cpu s"
+        fi
+        echo >> "$WORK/$name.rows"
         say "$name pair $p: $a_label ${a[0]} req/s (${a[1]} cpu s), $b_label ${b[0]} req/s (${b[1]} cpu s): $r"
     done
-    local m mc="n/a"
     ((${#ratios[@]} == PAIRS)) || exit 1
-    m=$(printf '%s\n' "${ratios[@]}" | median)
-    ((${#cpu_ratios[@]})) && mc=$(printf '%s\n' "${cpu_ratios[@]}" | median)
-    echo "$m $mc $errors"
+    echo "$(median_of "${ratios[@]}") $(median_of "${cpu_ratios[@]}") $errors" \
+        "${BACKEND_PIDS:+$(median_of "${pa[@]}") $(median_of "${pb[@]}") $(median_of "${pr[@]}")}" \
+        "${BACKEND_PIDS:+$(median_of "${ba[@]}") $(median_of "${bb[@]}") $(median_of "${br[@]}")}"
 }
 
 # --- parts ---------------------------------------------------------------------------
@@ -299,11 +393,7 @@ verdict() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
     if (v == "n/a" || v == "") { print "n/a"; exit }
     ok = (op == ">=") ? (v >= g) : (v <= g); print ok ? "met" : "**not met**" }'; }
 
-pair_table() {   # NAME A_LABEL B_LABEL
-    printf '| pair | %s req/s | %s CPU s | %s req/s | %s CPU s | ratio A/B | CPU efficiency A/B |\n' "$2" "$2" "$3" "$3"
-    echo "|---|---|---|---|---|---|---|"
-    cat "$WORK/$1.rows"
-}
+pair_table() { cat "$WORK/$1.rows"; }   # NAME: compare's table
 
 part_core() {
     say "core: Google Benchmark"
@@ -352,16 +442,13 @@ part_rr() {
     say "rr: nginx + module vs nginx round robin"
     local d=$WORK/front ports
     read -r -a ports <<< "$(free_ports 2)"
-    write_front_conf "$d" "${ports[0]}" "${ports[1]}" "$WORK/lookalike.properties" 1 "daemon off;"
-    start front 0 "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
-    FRONT_PID=$LAST_PID
-    wait_ports "${ports[@]}" || die "front nginx did not start: $(cat "$d/logs/error.log")"
-    sleep 0.3
-    local workers
+    write_front_conf "$d" 1 "daemon off;" \
+        "${ports[0]}:sticky:$WORK/lookalike.properties" "${ports[1]}:rr:$WORK/lookalike.properties"
+    start_front front 0 "$d" "${ports[@]}"
+    local workers res
     workers=$(children "$FRONT_PID")
-    local res
     read -r -a res <<< "$(compare rr module "http://127.0.0.1:${ports[0]}/" "$workers" \
-        roundrobin "http://127.0.0.1:${ports[1]}/" "$workers" 1 3000 "$NEW_PERCENT")"
+        "round robin" "http://127.0.0.1:${ports[1]}/" "$workers" 1 3000 "$NEW_PERCENT")"
     checked "${res[@]}"
     RESULT_ROWS+=("| nginx + module vs nginx round robin (same upstream, keepalive), throughput | ≥ 0.98 | ${res[0]} | $(verdict "${res[0]}" ">=" 0.98) |")
     RESULT_ROWS+=("| the same, requests per CPU second of the nginx worker | (≥ 0.98) | ${res[1]} | $(verdict "${res[1]}" ">=" 0.98) |")
@@ -375,7 +462,7 @@ $CONNECTIONS connections, ${RUN_SECONDS} s per run) and the backends share CPU 1
 Traffic: 3,000 sessions of tomcat1..3 in a Cookie header among other cookies,
 $NEW_PERCENT % requests without a session. Socket errors + non-2xx: ${res[2]}.
 
-$(pair_table rr module "round robin")
+$(pair_table rr)
 "
     stop_pid "$FRONT_PID"
 }
@@ -383,17 +470,16 @@ $(pair_table rr module "round robin")
 part_haproxy() {
     say "haproxy: nginx + module vs HAProxy"
     local d=$WORK/front-h ports i servers="" rules=""
-    read -r -a ports <<< "$(free_ports 3)"
-    write_front_conf "$d" "${ports[0]}" "${ports[1]}" "$WORK/lookalike.properties" 1 "daemon off;"
-    start front-h 0 "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
-    FRONT_PID=$LAST_PID
+    read -r -a ports <<< "$(free_ports 2)"
+    write_front_conf "$d" 1 "daemon off;" "${ports[0]}:sticky:$WORK/lookalike.properties"
+    start_front front-h 0 "$d" "${ports[0]}"
     for i in 1 2 3; do
         servers+="    server tomcat$i 127.0.0.1:${BACKEND_PORTS[i - 1]}
 "
         rules+="    use-server tomcat$i if { req.cook(JSESSIONID) -m end .tomcat$i }
 "
     done
-    cat > "$WORK/haproxy.cfg" << EOF
+    cat > "$WORK/haproxy.cfg" << EOC
 global
     nbthread 1
     maxconn 8192
@@ -405,20 +491,20 @@ defaults
     option http-keep-alive
     http-reuse always
 frontend fe
-    bind 127.0.0.1:${ports[2]}
+    bind 127.0.0.1:${ports[1]}
     default_backend tomcats
 backend tomcats
     balance roundrobin
 $rules$servers
-EOF
+EOC
     haproxy -c -q -f "$WORK/haproxy.cfg" || die "haproxy.cfg refused"
     start haproxy 0 haproxy -db -f "$WORK/haproxy.cfg"
     local haproxy_pid=$LAST_PID
-    wait_ports "${ports[0]}" "${ports[2]}" || die "nginx or haproxy did not start"
+    wait_ports "${ports[1]}" || die "haproxy did not start: $(cat "$WORK/haproxy.out")"
     sleep 0.3
     local res
     read -r -a res <<< "$(compare haproxy module "http://127.0.0.1:${ports[0]}/" "$(children "$FRONT_PID")" \
-        haproxy "http://127.0.0.1:${ports[2]}/" "$haproxy_pid" 1 3000 "$NEW_PERCENT")"
+        haproxy "http://127.0.0.1:${ports[1]}/" "$haproxy_pid" 1 3000 "$NEW_PERCENT")"
     checked "${res[@]}"
     RESULT_ROWS+=("| nginx + module vs HAProxy 2.6 routing by the jvmRoute suffix, throughput | ≥ 1.0 | ${res[0]} | $(verdict "${res[0]}" ">=" 1.0) |")
     RESULT_ROWS+=("| the same, requests per CPU second of the proxy | (≥ 1.0) | ${res[1]} | $(verdict "${res[1]}" ">=" 1.0) |")
@@ -431,77 +517,135 @@ A: the nginx of the previous section (1 worker, CPU 0). B: HAProxy, 1 thread
 and \`balance roundrobin\` for new sessions. Same backends, wrk and traffic.
 Socket errors + non-2xx: ${res[2]}.
 
-$(pair_table haproxy module haproxy)
+$(pair_table haproxy)
 "
     stop_pid "$haproxy_pid"
     stop_pid "$FRONT_PID"
 }
 
+# --- callgrind ---------------------------------------------------------------------
+
+declare -A IR      # LABEL.N -> instructions of nginx for N requests
+declare -A PER     # LABEL -> instructions per request
+
+# callgrind_measure LABEL DIR PORT: nginx of DIR/nginx.conf (written with
+# `daemon off; master_process off;`) under callgrind, bench/client.pl sending
+# CALLGRIND_FEW, then (in a second run) CALLGRIND_MANY requests to PORT; sets
+# IR[LABEL.N] and PER[LABEL] (start-up and shutdown cancel out).
+callgrind_measure() {
+    local label=$1 d=$2 port=$3 n out pid ir t
+    for n in "$CALLGRIND_FEW" "$CALLGRIND_MANY"; do
+        out=$WORK/callgrind.$label.$n
+        start "cg-$label-$n" 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
+            "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
+        pid=$LAST_PID
+        WAIT_SECONDS=120 wait_ports "$port" || die "nginx under valgrind did not start: $(tail "$WORK/cg-$label-$n.out")"
+        taskset -c 1 perl "$HERE/client.pl" "$port" "$n" "$NEW_PERCENT" || die "client failed on $label"
+        kill -QUIT "$pid"
+        for ((t = 0; t < 600; t++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+        stop_pid "$pid"
+        ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out")
+        [[ -n $ir ]] || die "no callgrind totals in $out"
+        IR[$label.$n]=$ir
+        say "callgrind $label $n requests: $ir instructions"
+    done
+    PER[$label]=$(((IR[$label.$CALLGRIND_MANY] - IR[$label.$CALLGRIND_FEW]) / (CALLGRIND_MANY - CALLGRIND_FEW)))
+}
+
+# callgrind_table LABEL NAME...: the rows of the table of these measurements.
+callgrind_table() {
+    local label
+    echo "| upstream | instructions, $CALLGRIND_FEW requests | instructions, $CALLGRIND_MANY requests | per request |"
+    echo "|---|---|---|---|"
+    while (($#)); do
+        label=$1
+        printf '| %s | %s | %s | %s |\n' "$2" "${IR[$label.$CALLGRIND_FEW]}" "${IR[$label.$CALLGRIND_MANY]}" "${PER[$label]}"
+        shift 2
+    done
+}
+
+CALLGRIND_METHOD="bench/client.pl sends $CALLGRIND_FEW, then (in
+a second run) $CALLGRIND_MANY requests one after the other on one keep-alive
+connection (the same cookie mix). Instructions per request = (total of the
+long run − total of the short run) / $((CALLGRIND_MANY - CALLGRIND_FEW)): start-up and shutdown cancel out."
+
 part_callgrind() {
     say "callgrind: instructions per proxied request"
     local d=$WORK/cg ports
     read -r -a ports <<< "$(free_ports 2)"
-    write_front_conf "$d" "${ports[0]}" "${ports[1]}" "$WORK/lookalike.properties" 1 \
-        "daemon off; master_process off;"
-    local kind port n out pid ir
-    declare -A IR
-    for kind in module rr; do
-        port=${ports[0]}
-        [[ $kind == rr ]] && port=${ports[1]}
-        for n in "$CALLGRIND_FEW" "$CALLGRIND_MANY"; do
-            out=$WORK/callgrind.$kind.$n
-            start "cg-$kind-$n" 0 valgrind --tool=callgrind --callgrind-out-file="$out" \
-                "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
-            pid=$LAST_PID
-            WAIT_SECONDS=120 wait_ports "$port" || die "nginx under valgrind did not start: $(tail "$WORK/cg-$kind-$n.out")"
-            taskset -c 1 perl "$HERE/client.pl" "$port" "$n" "$NEW_PERCENT" || die "client failed on $kind"
-            kill -QUIT "$pid"
-            local t
-            for ((t = 0; t < 600; t++)); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
-            stop_pid "$pid"
-            ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out")
-            [[ -n $ir ]] || die "no callgrind totals in $out"
-            IR[$kind.$n]=$ir
-            say "callgrind $kind $n requests: $ir instructions"
-        done
-    done
-    local span=$((CALLGRIND_MANY - CALLGRIND_FEW)) per_module per_rr extra
-    per_module=$(((IR[module.$CALLGRIND_MANY] - IR[module.$CALLGRIND_FEW]) / span))
-    per_rr=$(((IR[rr.$CALLGRIND_MANY] - IR[rr.$CALLGRIND_FEW]) / span))
-    extra=$(awk -v m="$per_module" -v r="$per_rr" 'BEGIN { printf "%+.2f", (m - r) * 100 / r }')
-    RESULT_ROWS+=("| callgrind instructions per proxied request, module vs round robin | ≤ +2 % | $extra % ($per_module vs $per_rr) | $(verdict "${extra#+}" "<=" 2) |")
+    write_front_conf "$d" 1 "daemon off; master_process off;" \
+        "${ports[0]}:sticky:$WORK/lookalike.properties" "${ports[1]}:rr:$WORK/lookalike.properties"
+    callgrind_measure module "$d" "${ports[0]}"
+    callgrind_measure rr "$d" "${ports[1]}"
+    local extra
+    extra=$(awk -v m="${PER[module]}" -v r="${PER[rr]}" 'BEGIN { printf "%+.2f", (m - r) * 100 / r }')
+    RESULT_ROWS+=("| callgrind instructions per proxied request, module vs round robin | ≤ +2 % | $extra % (${PER[module]} vs ${PER[rr]}) | $(verdict "${extra#+}" "<=" 2) |")
     SECTIONS+="
 ## Instructions per proxied request (callgrind)
 
 nginx with \`master_process off; daemon off;\` under \`valgrind --tool=callgrind\`,
-the same nginx.conf as above; bench/client.pl sends $CALLGRIND_FEW, then (in
-a second run) $CALLGRIND_MANY requests one after the other on one keep-alive
-connection (the same cookie mix). Instructions per request = (total of the
-long run − total of the short run) / $span: start-up and shutdown cancel out.
+the same nginx.conf as above; $CALLGRIND_METHOD
 
-| upstream | instructions, $CALLGRIND_FEW requests | instructions, $CALLGRIND_MANY requests | per request |
-|---|---|---|---|
-| module | ${IR[module.$CALLGRIND_FEW]} | ${IR[module.$CALLGRIND_MANY]} | $per_module |
-| round robin | ${IR[rr.$CALLGRIND_FEW]} | ${IR[rr.$CALLGRIND_MANY]} | $per_rr |
+$(callgrind_table module module rr "round robin")
 
 The module costs **$extra %** instructions per request (goal ≤ +2 %).
 "
 }
 
-part_modjk() {
-    say "modjk: real Tomcat cluster, nginx + module vs Apache httpd + mod_jk"
+part_ajp_callgrind() {
+    say "ajp-callgrind: instructions per request through the module, AJP vs HTTP"
+    start_ajp_backends
+    local d=$WORK/cg-ajp ports
+    read -r -a ports <<< "$(free_ports 2)"
+    write_front_conf "$d" 1 "daemon off; master_process off;" \
+        "${ports[0]}:ajp:$WORK/ajp-lookalike.properties" "${ports[1]}:sticky:$WORK/lookalike.properties"
+    callgrind_measure ajp "$d" "${ports[0]}"
+    callgrind_measure http "$d" "${ports[1]}"
+    local r
+    r=$(ratio "${PER[ajp]}" "${PER[http]}")
+    RESULT_ROWS+=("| callgrind instructions per request through the module, \`ajp_pass\` vs \`proxy_pass\` (fast backends) | (reported) | $r (${PER[ajp]} vs ${PER[http]}) | |")
+    SECTIONS+="
+## Instructions per request, AJP vs HTTP (callgrind)
+
+nginx (\`master_process off; daemon off;\`) under \`valgrind --tool=callgrind\`
+with two servers over the module's upstreams (\`keepalive 64\`): A
+\`ajp_pass\` to three bench/ajp_responder ports (a C AJP/1.3 container: one
+SEND_HEADERS with Content-Type, Content-Length and, for a request without a
+session, Set-Cookie; one SEND_BODY_CHUNK \`\"tomcatN\\n\"\`; END_RESPONSE reuse=1), B
+\`proxy_pass\` to the look-alike HTTP backends (the same answer). Only nginx's
+instructions are counted. $CALLGRIND_METHOD
+
+$(callgrind_table ajp "ajp_pass (AJP/1.3)" http "proxy_pass (HTTP/1.1)")
+
+An AJP request costs **$r×** the instructions of an HTTP one.
+"
+}
+
+# --- the real Tomcat cluster -------------------------------------------------------
+
+# Started once for the Tomcat parts (cluster_up), stopped after the last
+# (cluster_down): 3 Tomcat 10 nodes with HTTP and AJP connectors, real
+# sessions, one nginx with the module (server HTTP on TC_PORTS[0]: proxy_pass;
+# TC_PORTS[1]: ajp_pass) and Apache httpd + mod_jk (TC_PORTS[2]).
+TC_UP=0
+cluster_up() {
+    ((TC_UP)) && return 0
     command -v tomcat10-instance-create > /dev/null || die "tomcat10-user missing"
     [[ -f /usr/lib/apache2/modules/mod_jk.so ]] || die "libapache2-mod-jk missing"
-    local ports
-    read -r -a ports <<< "$(free_ports 3)"
+    read -r -a TC_PORTS <<< "$(free_ports 3)"
     CLUSTER_DIR=$WORK/cluster
-    CLUSTER_AVOID_PORTS="${ports[*]} ${BACKEND_PORTS[*]:-}" \
-        "$REPO/t/tomcat/cluster.sh" start "$CLUSTER_DIR" --nodes 3 --ajp > "$WORK/cluster.out" 2>&1 \
-        || die "cluster did not start: $(tail -30 "$WORK/cluster.out")"
+    CLUSTER_AVOID_PORTS="${TC_PORTS[*]} ${BACKEND_PORTS[*]:-}" \
+        "$REPO/t/tomcat/cluster.sh" start "$CLUSTER_DIR" --nodes 3 --ajp-secret "$AJP_SECRET" \
+        > "$WORK/cluster.out" 2>&1 || die "cluster did not start: $(tail -30 "$WORK/cluster.out")"
     "$REPO/t/tomcat/cluster.sh" workers "$CLUSTER_DIR" > "$WORK/tomcat-http.properties"
     "$REPO/t/tomcat/cluster.sh" workers "$CLUSTER_DIR" --ajp > "$WORK/tomcat-ajp.properties"
+    grep -q "^worker.tomcat1.secret=$AJP_SECRET\$" "$WORK/tomcat-ajp.properties" \
+        || die "cluster.sh workers --ajp wrote no secret: $(cat "$WORK/tomcat-ajp.properties")"
+    TOMCAT_PIDS=$(. "$CLUSTER_DIR/cluster.env"; for ((i = 1; i <= NODES; i++)); do v=NODE${i}_PID; echo "${!v}"; done)
+    TOMCAT_PIDS=$(echo $TOMCAT_PIDS)
+    [[ $TOMCAT_PIDS =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || die "no pids of the 3 Tomcats in cluster.env: '$TOMCAT_PIDS'"
     # Real sessions: 100 made on each node directly.
-    local http i
+    local http i n
     : > "$WORK/tomcat-sessions.txt"
     for i in 1 2 3; do
         http=$(awk -F= -v k="worker.tomcat$i.port" '$1 == k { print $2 }' "$WORK/tomcat-http.properties")
@@ -510,16 +654,16 @@ part_modjk() {
         curl -s -m 60 -D - -o /dev/null "${urls[@]}" \
             | sed -n 's/^Set-Cookie: JSESSIONID=\([^;]*\).*/\1/Ip' >> "$WORK/tomcat-sessions.txt"
     done
-    local made
-    made=$(wc -l < "$WORK/tomcat-sessions.txt")
-    ((made >= 250)) || die "only $made Tomcat sessions made"
+    TC_SESSIONS=$(wc -l < "$WORK/tomcat-sessions.txt")
+    ((TC_SESSIONS >= 250)) || die "only $TC_SESSIONS Tomcat sessions made"
 
-    # nginx + module: 2 workers, HTTP to the Tomcats; not pinned (the JVMs
-    # need both cores too).
+    # nginx + module: 2 workers; not pinned (the JVMs need both cores too).
     local d=$WORK/front-t
-    write_front_conf "$d" "${ports[0]}" "${ports[1]}" "$WORK/tomcat-http.properties" 2 "daemon off;"
-    start front-t "" "$NGINX_BIN" -p "$d/" -c "$d/nginx.conf" -e "$d/logs/error.log"
-    local nginx_pid=$LAST_PID
+    write_front_conf "$d" 2 "daemon off;" \
+        "${TC_PORTS[0]}:sticky:$WORK/tomcat-http.properties" "${TC_PORTS[1]}:ajp:$WORK/tomcat-ajp.properties"
+    start_front front-t "" "$d" "${TC_PORTS[0]}" "${TC_PORTS[1]}"
+    TC_NGINX_PID=$FRONT_PID
+    TC_NGINX_WORKERS=$(children "$TC_NGINX_PID")
 
     # Apache httpd 2.4 (mpm_event) + mod_jk, AJP to the same Tomcats.
     local a=$WORK/apache user_lines=""
@@ -527,10 +671,10 @@ part_modjk() {
     [[ $(id -u) -eq 0 ]] && user_lines="User www-data
 Group www-data"
     chmod 755 "$WORK"
-    cat > "$a/httpd.conf" << EOF
+    cat > "$a/httpd.conf" << EOC
 ServerRoot $a
 ServerName 127.0.0.1
-Listen 127.0.0.1:${ports[2]}
+Listen 127.0.0.1:${TC_PORTS[2]}
 PidFile $a/httpd.pid
 DefaultRuntimeDir $a
 Mutex file:$a default
@@ -555,47 +699,135 @@ JkShmFile $a/jk.shm
 JkLogFile $a/mod_jk.log
 JkLogLevel error
 JkMount /* cluster
-EOF
+EOC
     chown -R www-data "$a" 2> /dev/null || true
     /usr/sbin/apache2 -t -f "$a/httpd.conf" > "$WORK/apache-t.out" 2>&1 || die "apache config: $(cat "$WORK/apache-t.out")"
     start apache "" /usr/sbin/apache2 -f "$a/httpd.conf" -DFOREGROUND
-    local apache_pid=$LAST_PID
-    wait_ports "${ports[0]}" "${ports[2]}" || die "nginx or apache did not start: $(cat "$a/error.log" 2> /dev/null)"
+    TC_APACHE_PID=$LAST_PID
+    wait_ports "${TC_PORTS[2]}" || die "apache did not start: $(cat "$a/error.log" 2> /dev/null)"
     sleep 1
-    # both must route the sessions to their own node
-    local sid
+    TC_APACHE_PIDS="$TC_APACHE_PID $(children "$TC_APACHE_PID")"
+    # each front must route the sessions to their own node
+    local sid port
     sid=$(head -1 "$WORK/tomcat-sessions.txt")
-    for port in "${ports[0]}" "${ports[2]}"; do
+    for port in "${TC_PORTS[@]}"; do
         curl -s -m 10 -b "JSESSIONID=$sid" "http://127.0.0.1:$port/cart.json" | grep -q "\"node\":\"${sid##*.}\"" \
             || die "port $port did not route $sid to ${sid##*.}"
     done
+    TC_UP=1
+}
+
+cluster_down() {
+    ((TC_UP)) || return 0
+    stop_pid "$TC_APACHE_PID"
+    stop_pid "$TC_NGINX_PID"
+    "$REPO/t/tomcat/cluster.sh" stop "$CLUSTER_DIR" > /dev/null 2>&1 || true
+    CLUSTER_DIR=""
+    TC_UP=0
+}
+
+# tomcat_compare NAME A_LABEL A_PORT A_PIDS B_LABEL B_PORT B_PIDS: compare
+# with the cluster's traffic: the real sessions on /cart.json, NEW_PERCENT
+# % without a session on /health; nothing pinned.
+tomcat_compare() {
+    compare "$1" "$2" "http://127.0.0.1:$3/" "$4" "$5" "http://127.0.0.1:$6/" "$7" "" \
+        "$WORK/tomcat-sessions.txt" "$NEW_PERCENT" /cart.json /health
+}
+
+TOMCAT_SETUP="t/tomcat/cluster.sh: 3 Tomcat 10 nodes (BackupManager, the cart
+app), each with an HTTP and an AJP/1.3 connector (\`--ajp-secret\`:
+\`secretRequired\` as on a mod_jk site; the workers.properties of
+\`cluster.sh workers --ajp\`, with the secret, read unchanged by mod_jk and
+by \`sticky_workers\`)."
+TOMCAT_APACHE="Apache httpd 2.4 (mpm_event, 2 processes × 32 threads) +
+mod_jk, \`JkMount /* cluster\`, AJP (mod_jk keeps its AJP connections)"
+tomcat_traffic() { echo "Traffic: $TC_SESSIONS real sessions (made on the
+nodes directly) on \`/cart.json\`, $NEW_PERCENT % without a session on
+\`/health\`; wrk 1 thread, $CONNECTIONS connections, ${RUN_SECONDS} s per run."; }
+
+part_modjk() {
+    say "modjk: real Tomcat cluster, nginx + module vs Apache httpd + mod_jk"
+    cluster_up
     local res
-    read -r -a res <<< "$(compare modjk module "http://127.0.0.1:${ports[0]}/" "$(children "$nginx_pid")" \
-        mod_jk "http://127.0.0.1:${ports[2]}/" "$apache_pid $(children "$apache_pid")" "" \
-        "$WORK/tomcat-sessions.txt" "$NEW_PERCENT" /cart.json /health)"
+    read -r -a res <<< "$(tomcat_compare modjk module "${TC_PORTS[0]}" "$TC_NGINX_WORKERS" \
+        mod_jk "${TC_PORTS[2]}" "$TC_APACHE_PIDS")"
     checked "${res[@]}"
     RESULT_ROWS+=("| real Tomcat 10 cluster: nginx + module (HTTP) vs Apache httpd + mod_jk 1.2.48 (AJP), throughput | ≥ 2.0 | ${res[0]} | $(verdict "${res[0]}" ">=" 2.0) |")
     RESULT_ROWS+=("| the same, requests per CPU second of the proxy | (≥ 2.0) | ${res[1]} | $(verdict "${res[1]}" ">=" 2.0) |")
     SECTIONS+="
 ## Real Tomcat cluster: nginx + module vs Apache httpd + mod_jk
 
-t/tomcat/cluster.sh: 3 Tomcat 10 nodes (BackupManager, the cart app), each
-with an HTTP and an AJP/1.3 connector (\`--ajp\`). A: nginx + module, 2
-worker processes, HTTP with keepalive. B: Apache httpd 2.4 (mpm_event, 2
-processes × 32 threads) + mod_jk, \`JkMount /* cluster\`, AJP (mod_jk keeps
-its AJP connections). Nothing is pinned: the JVMs need both cores, so
+$TOMCAT_SETUP
+
+A: nginx + module, 2 worker processes, HTTP with keepalive. B:
+$TOMCAT_APACHE. Nothing is pinned: the JVMs need both cores, so
 **the Tomcats are the bottleneck** and the throughput ratio mostly measures
 them; the CPU efficiency column (requests per CPU second of the proxy's own
-processes) shows the proxies apart. Traffic: $made real sessions (made on the
-nodes directly) on \`/cart.json\`, $NEW_PERCENT % without a session on
-\`/health\`; wrk 1 thread, $CONNECTIONS connections. Socket errors + non-2xx: ${res[2]}.
+processes) shows the proxies apart. $(tomcat_traffic)
+Socket errors + non-2xx: ${res[2]}.
 
-$(pair_table modjk module mod_jk)
+$(pair_table modjk)
 "
-    stop_pid "$apache_pid"
-    stop_pid "$nginx_pid"
-    "$REPO/t/tomcat/cluster.sh" stop "$CLUSTER_DIR" > /dev/null 2>&1 || true
-    CLUSTER_DIR=""
+}
+
+part_ajp_modjk() {
+    say "ajp-modjk: real Tomcat cluster, nginx + module (AJP) vs Apache httpd + mod_jk (AJP)"
+    cluster_up
+    local res
+    read -r -a res <<< "$(tomcat_compare ajp-modjk ajp_pass "${TC_PORTS[1]}" "$TC_NGINX_WORKERS" \
+        mod_jk "${TC_PORTS[2]}" "$TC_APACHE_PIDS")"
+    checked "${res[@]}"
+    RESULT_ROWS+=("| real Tomcat 10 cluster, both over AJP: nginx + module (\`ajp_pass\`) vs Apache httpd + mod_jk 1.2.48, throughput | ≥ 1.0 | ${res[0]} | $(verdict "${res[0]}" ">=" 1.0) |")
+    RESULT_ROWS+=("| the same, requests per CPU second of the proxy | ≥ 2.0 | ${res[1]} | $(verdict "${res[1]}" ">=" 2.0) |")
+    SECTIONS+="
+## Real Tomcat cluster over AJP: nginx + module (\`ajp_pass\`) vs Apache httpd + mod_jk
+
+$TOMCAT_SETUP
+
+A: nginx + module, 2 worker processes, \`ajp_pass\` to \`upstream {
+sticky_workers (the AJP file); keepalive 64; }\`. B: $TOMCAT_APACHE, the
+same file. Both proxies speak AJP to the same connectors, so the Tomcats do
+the same work for either; nothing is pinned (the JVMs need both cores) and
+**the Tomcats are the bottleneck** of the throughput; the CPU efficiency
+column (requests per CPU second of the proxy's own processes) shows the
+proxies apart. $(tomcat_traffic)
+Socket errors + non-2xx: ${res[2]}.
+
+$(pair_table ajp-modjk)
+"
+}
+
+part_ajp_http() {
+    say "ajp-http: real Tomcat cluster, nginx + module over AJP vs over HTTP"
+    cluster_up
+    local res
+    read -r -a res <<< "$(BACKEND_PIDS=$TOMCAT_PIDS BACKEND_LABEL=Tomcat \
+        tomcat_compare ajp-http AJP "${TC_PORTS[1]}" "$TC_NGINX_WORKERS" \
+        HTTP "${TC_PORTS[0]}" "$TC_NGINX_WORKERS")"
+    checked "${res[@]}"
+    [[ ${#res[@]} -eq 9 ]] || die "ajp-http: no CPU per request figures"
+    RESULT_ROWS+=("| real Tomcat 10 cluster: nginx + module over AJP (\`ajp_pass\`) vs over HTTP (\`proxy_pass\`), throughput | (reported) | ${res[0]} | |")
+    RESULT_ROWS+=("| the same, nginx's CPU per request, AJP / HTTP | (reported) | ${res[5]} (${res[3]} vs ${res[4]} µs) | |")
+    RESULT_ROWS+=("| the same, the Tomcats' CPU per request, AJP / HTTP | (reported) | ${res[8]} (${res[6]} vs ${res[7]} µs) | |")
+    SECTIONS+="
+## Real Tomcat cluster: nginx + module over AJP vs over HTTP
+
+$TOMCAT_SETUP
+
+One nginx + module (2 worker processes, not pinned) with two servers: A \`ajp_pass\` to \`upstream { sticky_workers (AJP file); keepalive 64; }\`,
+B \`proxy_pass\` to \`upstream { sticky_workers (HTTP file); keepalive 64; }\`
+(HTTP/1.1, keepalive): the same nodes, the same sessions, only the protocol
+between nginx and Tomcat differs. CPU per request = the CPU seconds (user +
+system) of nginx's workers, or of the three JVMs (everything they do, GC and
+session replication included), over the requests wrk completed in the run.
+$(tomcat_traffic) Socket errors + non-2xx: ${res[2]}.
+
+$(pair_table ajp-http)
+
+Medians: nginx **${res[3]} µs** of CPU per request over AJP, **${res[4]} µs**
+over HTTP (AJP/HTTP ${res[5]}); the Tomcats **${res[6]} µs** over AJP,
+**${res[7]} µs** over HTTP (AJP/HTTP ${res[8]}).
+"
 }
 
 # --- main ------------------------------------------------------------------------------
@@ -603,22 +835,36 @@ $(pair_table modjk module mod_jk)
 need_backends=0
 for part in "${PARTS[@]}"; do
     case $part in
-        core | modjk) ;;
-        rr | haproxy | callgrind) need_backends=1 ;;
-        *) die "unknown part $part (core rr haproxy callgrind modjk)" ;;
+        core | modjk | ajp-modjk | ajp-http) ;;
+        rr | haproxy | callgrind | ajp-callgrind) need_backends=1 ;;
+        *) die "unknown part $part (${ALL_PARTS[*]})" ;;
     esac
 done
+is_tomcat_part() { [[ $1 == modjk || $1 == ajp-modjk || $1 == ajp-http ]]; }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ((need_backends)) && start_backends
 START=$(date +%s)
-for part in "${PARTS[@]}"; do "part_$part"; done
+for ((i = 0; i < ${#PARTS[@]}; i++)); do
+    "part_${PARTS[i]//-/_}"
+    # the cluster idles on after its last part: stop it before other parts
+    later_tomcat=0
+    for part in "${PARTS[@]:i+1}"; do is_tomcat_part "$part" && later_tomcat=1; done
+    ((later_tomcat)) || cluster_down
+done
 
 version() { "$@" 2>&1 | head -1; }
+# report HEADING: the whole report; HEADING is the level of its title ("#"),
+# the other headings are one level below.
 report() {
+    local h=$1 title="Benchmark results" how="\`make bench\` (bench/run.sh)"
+    if [[ $h != "#" ]]; then
+        title="Benchmark results: ${PARTS[*]}"
+        how="\`bench/run.sh ${PARTS[*]}\` (\`make bench-compare BENCH_PARTS=\"${PARTS[*]}\"\`)"
+    fi
     cat << EOF
-# Benchmark results
+$h $title
 
-Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC') in $(($(date +%s) - START)) s.
+Written by $how on $(date -u '+%Y-%m-%d %H:%M UTC') in $(($(date +%s) - START)) s.
 Each comparison alternates A B A B … ($PAIRS pairs of ${RUN_SECONDS}-second wrk runs,
 after a 2-second warm-up of each) and reports every pair's ratio A/B and
 their median: absolute numbers depend on the machine and are shown only to
@@ -638,18 +884,48 @@ read the ratios. Parts run: ${PARTS[*]}.
 | valgrind | $(valgrind --version) |
 | compiler | $(g++ --version | head -1) |
 
-## Summary
+#$h Summary
 
 | comparison | goal | median | |
 |---|---|---|---|
 $(printf '%s\n' "${RESULT_ROWS[@]}")
-$SECTIONS
+$(if [[ $h == "#" ]]; then echo "$SECTIONS"; else echo "$SECTIONS" | sed 's/^## /### /'; fi)
 EOF
 }
+
+# A run of some parts: its report, between markers naming the parts,
+# replaces the block of a previous run of the same parts in $OUT, or is
+# appended to it.
+merge_report() {
+    local key="${PARTS[*]}"
+    report "##" > "$WORK/block.md"
+    perl -e '
+        my ($file, $key, $blockfile) = @ARGV;
+        local $/;
+        open my $f, "<", $file or die "$file: $!";
+        my $text = <$f>;
+        open my $b, "<", $blockfile or die "$blockfile: $!";
+        my $block = <$b>;
+        my ($begin, $end) = ("<!-- bench-run: $key -->", "<!-- /bench-run: $key -->");
+        $block =~ s/\n*\z/\n/;
+        $block = "$begin\n$block$end\n";
+        unless ($text =~ s/^\Q$begin\E\n.*?^\Q$end\E\n/$block/ms) {
+            $text =~ s/\n*\z/\n\n/;
+            $text .= $block;
+        }
+        print $text;' "$OUT" "$key" "$WORK/block.md"
+}
+
+all_parts=$(printf '%s\n' "${ALL_PARTS[@]}" | sort | tr '\n' ' ')
+run_parts=$(printf '%s\n' "${PARTS[@]}" | sort -u | tr '\n' ' ')
 if [[ $OUT == - ]]; then
-    report
-else
-    report > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+    report "#"
+elif [[ $run_parts == "$all_parts" || ! -f $OUT ]]; then
+    report "#" > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
     say "wrote $OUT"
-    sed -n '/^## Summary/,/^## [^S]/p' "$OUT" | head -20 >&2
+    sed -n '/^## Summary/,/^## [^S]/p' "$OUT" | head -30 >&2
+else
+    merge_report > "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+    say "wrote the block of \"${PARTS[*]}\" in $OUT"
+    sed -n "/^<!-- bench-run: ${PARTS[*]} -->/,\$p" "$OUT" | sed -n '/^### Summary/,/^### [^S]/p' | head -30 >&2
 fi

@@ -122,16 +122,7 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
 
     ctx->head = b;
 
-    ctx->cping = ngx_create_temp_buf(r->pool, STICKY_AJP_CPING_SIZE);
-    ctx->body_header = ngx_create_temp_buf(r->pool, STICKY_AJP_BODY_OVERHEAD);
-    ctx->slices = ngx_pcalloc(r->pool,
-                              NGX_HTTP_STICKY_AJP_SLICES * sizeof(ngx_buf_t));
-    if (ctx->cping == NULL || ctx->body_header == NULL
-        || ctx->slices == NULL)
-    {
-        return NGX_ERROR;
-    }
-
+    /* what only a body needs (most requests have none) */
     if (ctx->unbuffered) {
         ctx->copy = ngx_create_temp_buf(r->pool, ctx->up->max_packet);
         if (ctx->copy == NULL) {
@@ -139,9 +130,14 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
         }
 
         ctx->unread_last = &ctx->unread;
-    }
 
-    sticky_ajp_cping(ctx->cping->pos);
+    } else if (ctx->body_length > 0) {
+        ctx->slices = ngx_palloc(r->pool,
+                                 NGX_HTTP_STICKY_AJP_SLICES * sizeof(ngx_buf_t));
+        if (ctx->slices == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     /*
      * request_bufs only starts an attempt: nginx hands it to the output
@@ -718,6 +714,15 @@ ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
     sticky_ajp_stream_init(&ctx->stream, m->max_packet);
 
     if (ngx_http_sticky_ajp_cping_wait(r, ctx)) {
+        if (ctx->cping == NULL) {
+            ctx->cping = ngx_create_temp_buf(r->pool, STICKY_AJP_CPING_SIZE);
+            if (ctx->cping == NULL) {
+                return NGX_ERROR;
+            }
+
+            sticky_ajp_cping(ctx->cping->start);
+        }
+
         b = ctx->cping;
         b->pos = b->start;
         b->last = b->start + STICKY_AJP_CPING_SIZE;
@@ -785,6 +790,14 @@ ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
     room = ngx_min(ctx->body_wanted, m->max_packet - STICKY_AJP_BODY_OVERHEAD);
     room = ngx_min(room, ctx->body_left);
     size = 0;
+
+    if (ctx->body_header == NULL) {
+        ctx->body_header = ngx_create_temp_buf(r->pool,
+                                               STICKY_AJP_BODY_OVERHEAD);
+        if (ctx->body_header == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     b = ctx->body_header;
 

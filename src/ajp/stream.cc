@@ -19,6 +19,7 @@ enum State : std::uint32_t {
   kChunkLength,  // SEND_BODY_CHUNK: the chunk's length
   kChunkData,    // chunk_left bytes, handed out as they arrive
   kChunkEnd,     // the chunk's NUL terminator, when the packet has one
+  kFlushEnd,     // the same after an empty chunk: FLUSH once it is checked
   kReuse,        // END_RESPONSE: the reuse flag
   kRequested,    // GET_BODY_CHUNK: the length asked for
   kDone,         // after END_RESPONSE: no byte may follow
@@ -34,9 +35,9 @@ void Expect(sticky_ajp_stream_t* s, State state, std::uint32_t need) {
 void NextPacket(sticky_ajp_stream_t* s) { Expect(s, kHeader, STICKY_AJP_HEADER_SIZE); }
 
 // A chunk's data is all out: its terminator may follow, else the packet ends.
-void AfterChunk(sticky_ajp_stream_t* s) {
+void AfterChunk(sticky_ajp_stream_t* s, State terminator) {
   if (s->packet_left > 0) {
-    Expect(s, kChunkEnd, 1);
+    Expect(s, terminator, 1);
   } else {
     NextPacket(s);
   }
@@ -70,8 +71,8 @@ int ChunkLengthKnown(sticky_ajp_stream_t* s, sticky_error_t* err) {
     s->state = kChunkData;
     return STICKY_AJP_EV_MORE;
   }
-  AfterChunk(s);
-  return STICKY_AJP_EV_FLUSH;
+  AfterChunk(s, kFlushEnd);
+  return s->state == kFlushEnd ? STICKY_AJP_EV_MORE : STICKY_AJP_EV_FLUSH;
 }
 
 // The field of the current state is in scratch: the event it makes, if any.
@@ -87,9 +88,12 @@ int Complete(sticky_ajp_stream_t* s, sticky_ajp_event_t* ev, sticky_error_t* err
     case kType: return TypeKnown(s, err);
     case kChunkLength: return ChunkLengthKnown(s, err);
     case kChunkEnd:
+    case kFlushEnd: {
+      bool flush = s->state == kFlushEnd;
       if (!CheckChunkEnd(s->scratch[0], err)) return STICKY_AJP_EV_ERROR;
       NextPacket(s);
-      return STICKY_AJP_EV_MORE;
+      return flush ? STICKY_AJP_EV_FLUSH : STICKY_AJP_EV_MORE;
+    }
     case kReuse:
       ev->reuse = s->scratch[0] != 0;
       Expect(s, kDone, 0);
@@ -110,7 +114,7 @@ int Data(sticky_ajp_stream_t* s, const unsigned char* in, std::size_t len, std::
   ev->data = sticky_str_t{reinterpret_cast<const char*>(in + *pos), n};
   *pos += n;
   s->chunk_left -= static_cast<std::uint32_t>(n);
-  if (s->chunk_left == 0) AfterChunk(s);
+  if (s->chunk_left == 0) AfterChunk(s, kChunkEnd);
   return STICKY_AJP_EV_DATA;
 }
 

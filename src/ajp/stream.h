@@ -15,9 +15,9 @@ namespace sticky::ajp {
 
 void StreamInit(sticky_ajp_stream_t* s, std::size_t max_packet) noexcept;
 
-// sticky_ajp_stream_next(): events are reported as soon as their content is
-// known (a FLUSH before the chunk's NUL terminator, DATA before the rest of
-// the chunk), so ev->used never goes past the event's last byte.
+// sticky_ajp_stream_next(): DATA comes out as the chunk's bytes arrive,
+// before the rest of its packet is checked; the other events once their
+// packet has been checked to its last byte, which ev->used ends with.
 void StreamNext(sticky_ajp_stream_t* s, const unsigned char* in, std::size_t len,
                 sticky_ajp_event_t* ev, sticky_error_t* err) noexcept;
 
