@@ -227,25 +227,6 @@ ngx_http_sticky_ajp_headers_in(ngx_http_request_t *r,
             - p;
     }
 
-    if (pkt->status == NGX_HTTP_FORBIDDEN && ctx->member->secret.len == 0
-        && u->headers_in.content_type == NULL)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "worker \"%V\" answered 403 without a body: if it "
-                      "always does, its AJP connector requires a secret "
-                      "and the workers file sets none",
-                      &ctx->member->name);
-
-    } else if (pkt->status == NGX_HTTP_FORBIDDEN
-               && u->headers_in.content_type == NULL)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "worker \"%V\" answered 403 without a body: if it "
-                      "always does, its \"secret\" differs from the secret "
-                      "of its AJP connector",
-                      &ctx->member->name);
-    }
-
     /*
      * A response without a body (HEAD, 204, 304, length 0) is passed on
      * with its END_RESPONSE: it alone says whether nginx may keep the
@@ -595,6 +576,22 @@ ngx_http_sticky_ajp_end(ngx_http_request_t *r, ngx_http_sticky_ajp_ctx_t *ctx,
 
     u->keepalive = reuse && !extra && ctx->body_wanted == 0
                    && u->writer.out == NULL;
+
+    /*
+     * Tomcat refuses a request without its connector's secret with a 403
+     * and closes the connection; an application's 403 keeps it.
+     */
+    if (u->headers_in.status_n == NGX_HTTP_FORBIDDEN && !reuse) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "worker \"%V\" answered 403 and closed the connection: "
+                      "if it always does, %s",
+                      &ctx->member->name,
+                      ctx->member->secret.len
+                      ? "its \"secret\" differs from the secret of its AJP "
+                        "connector"
+                      : "its AJP connector requires a secret and the "
+                        "workers file sets none");
+    }
 
     ctx->state = NGX_HTTP_STICKY_AJP_DONE;
 

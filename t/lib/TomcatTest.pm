@@ -16,6 +16,21 @@ package TomcatTest;
 #   my $shop = TomcatTest::Client->new($t, $front, 'cart 1');
 #   my $r = $shop->add('Dune');       # GET /add?book=Dune
 #   $r->{status}, $r->{node}, $r->{session}, $r->{books}, $r->{worker}, $r->{changed}
+#
+# For AJP (ajp_pass, t/5*.t): the cluster with AJP connectors as a mod_jk
+# site has them, its workers.properties as mod_jk reads it, and the front:
+#
+#   my $c = TomcatTest::Cluster->start($dir, nodes => 3, ajp_secret => 's3cret',
+#                                      packet_size => 65536);
+#   $c->ajp_port(1); my $text = $c->workers(ajp => 1);
+#   $t->write_conf(front_conf($front, $extra, ajp => 1));
+#
+# and what the story tests share: new carts (new_carts), 30 shoppers in
+# forked processes while a node is killed, and what they saw
+# (TomcatTest::Shoppers; t/50 uses them, t/30 still has the same code
+# inline); a raw HTTP/1.1 client that tells a complete answer
+# from a truncated one and times the first body bytes (http_request); curl
+# for TLS (curl_request); the body of the cart app's /big (big_digest).
 
 use strict;
 use warnings;
@@ -26,7 +41,8 @@ use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive proc_start_time
-                    front_conf);
+                    front_conf http_request curl_request big_digest
+                    wait_until decode_json hdr);
 
 my $REPO = _repo();
 our $CLUSTER_SH = "$REPO/t/tomcat/cluster.sh";
@@ -88,26 +104,328 @@ sub uri_escape {
 # The http{} body of the nginx in front of the cluster: the upstream from
 # workers.properties, failover on connection errors, and headers that say
 # which worker answered; $extra goes into the server block.
+#
+# ajp => 1: the same over AJP/1.3 (`ajp_pass`, workers.properties with the
+# AJP ports: $cluster->workers(ajp => 1)), its temp files in the prefix.
+# upstream => TEXT: more lines in the upstream block (`keepalive 8;`);
+# http => TEXT: more at the http{} level (other upstreams, servers).
 sub front_conf {
-    my ($front, $extra) = @_;
+    my ($front, $extra, %opt) = @_;
     $extra //= '';
+    my $up = $opt{upstream} // '';
+    my $http = $opt{http} // '';
+    my ($pass, $next, $connect, $temp) = $opt{ajp}
+        ? ('ajp_pass tomcats', 'ajp_next_upstream', 'ajp_connect_timeout', "    ajp_temp_path temp/ajp;\n")
+        : ('proxy_pass http://tomcats', 'proxy_next_upstream', 'proxy_connect_timeout', '');
     return <<"EOF";
-    upstream tomcats {
+$temp    upstream tomcats {
         sticky_workers workers.properties;
-    }
+$up    }
+$http
     server {
         listen 127.0.0.1:$front;
         add_header X-Worker \$sticky_worker always;
         add_header X-Route-Changed \$sticky_route_changed always;
-        proxy_next_upstream error timeout;
-        proxy_connect_timeout 1s;
+        $next error timeout;
+        $connect 1s;
         location / {
-            proxy_pass http://tomcats;
+            $pass;
         }
 $extra
     }
 EOF
 }
+
+# nginx's worker processes run as another user (nobody) when the tests run
+# as root: let them into the test's directory (mode 0700 from tempdir) to
+# read files there (htpasswd) and use the temp directories nginx creates
+# for them (request bodies, buffered answers).
+sub open_for_workers {
+    my ($t) = @_;
+    chmod 0755, $t->dir, $t->dir . '/temp' or die "chmod: $!";
+}
+
+# Polls $cond every $step s (default 0.05) until it returns true or
+# $seconds have passed; returns its last value. No sleep-and-hope: callers
+# assert on the result.
+sub wait_until {
+    my ($seconds, $cond, $step) = @_;
+    my $deadline = time + $seconds;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v || time >= $deadline;
+        sleep($step // 0.05);
+    }
+}
+
+# JSON text to Perl (bytes in: strings stay bytes), undef when it is not JSON.
+sub decode_json {
+    my ($text) = @_;
+    my $v = eval { JSON::PP->new->decode($text // '') };
+    return $v;
+}
+
+# $n new carts through nginx on $front, each "add a book, read the cart"
+# with a client of its own. Returns { carts => [{ client, home, books }],
+# spread => { node => carts }, bad => answers not 200 or without the book,
+# split => carts whose two answers came from two nodes (or X-Worker named
+# another), bad_id => session ids not ending in their node's route }.
+sub new_carts {
+    my ($t, $front, $n, $label) = @_;
+    $label //= 'cart';
+    my %res = (carts => [], spread => {}, bad => 0, split => 0, bad_id => 0);
+    for my $i (1 .. $n) {
+        my $c = TomcatTest::Client->new($t, $front, "$label $i");
+        my $book = "First book of $label $i";
+        my $a = $c->add($book);
+        my $j = $c->cart;
+        $res{bad}++ unless $a->{status} == 200 && $j->{status} == 200
+            && ref $j->{books} && "@{$j->{books}}" eq $book;
+        $res{split}++ unless $a->{node} ne '' && $j->{node} eq $a->{node}
+            && $a->{worker} eq $a->{node} && $j->{worker} eq $j->{node};
+        $res{bad_id}++ unless ($c->session // '') =~ /\.\Q$a->{node}\E$/;
+        $res{spread}{$a->{node}}++;
+        push @{$res{carts}}, { client => $c, home => $a->{node}, books => [$book] };
+    }
+    return \%res;
+}
+
+# --- the cart app's /big ----------------------------------------------------------
+
+# /big sends 1 KiB lines: line k (from 0) is sprintf("%010d ", k), then
+# BIG_FILLER (1012 characters), then "\n" (demo/cartapp DiagServlet.java).
+our $BIG_FILLER = substr(join('', 'a' .. 'z', 'A' .. 'Z', 0 .. 9) x 20, 0, 1012);
+
+# The MD5 (hex) of the first $bytes bytes of /big.
+sub big_digest {
+    my ($bytes) = @_;
+    my $md5 = Digest::MD5->new;
+    my ($k, $left) = (0, $bytes);
+    while ($left > 0) {
+        my $block = '';
+        $block .= sprintf("%010d ", $k++) . $BIG_FILLER . "\n" for 1 .. 64;
+        $block = substr($block, 0, $left) if $left < length $block;
+        $md5->add($block);
+        $left -= length $block;
+    }
+    return $md5->hexdigest;
+}
+use Digest::MD5 ();
+
+# --- a raw HTTP/1.1 client ----------------------------------------------------------
+
+# One request on a new connection (or on $o{sock}, kept alive), and its
+# answer read as far as its framing says, within $o{timeout} s (default 30).
+#
+#   port, method (GET), path, version ('1.1'),
+#   headers => [NAME => VALUE, ...] in order (Host: localhost:PORT and, for
+#              HTTP/1.1, Connection: close are added unless given),
+#   body => BYTES (with Content-Length), or
+#   chunks => [BYTES, ...] (Transfer-Encoding: chunked, one chunk each),
+#   digest => 1: do not keep the body, only its length and MD5,
+#   keep_alive => 1: no Connection: close; a complete answer leaves the
+#              socket in {sock}, for the next request's sock => ...
+#
+# Returns { status, reason, headers => { lc name => [values] }, body,
+# length, md5, framing (length|chunked|close|none), complete (the body
+# ended as its framing said), timed_out, closed (the server closed),
+# t0, t_head, t_body (first body bytes), t_end, local_port, sock }.
+sub http_request {
+    my (%o) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $method = $o{method} // 'GET';
+    my $version = $o{version} // '1.1';
+    my @h = @{$o{headers} || []};
+    my %given;
+    for (my $i = 0; $i < @h; $i += 2) { $given{lc $h[$i]} = 1 }
+    unshift @h, Host => "localhost:$o{port}" unless $given{host};
+    push @h, Connection => 'close'
+        if $version eq '1.1' && !$given{connection} && !$o{keep_alive};
+    my $req = "$method $o{path} HTTP/$version\r\n";
+    for (my $i = 0; $i < @h; $i += 2) { $req .= "$h[$i]: $h[$i + 1]\r\n" }
+    if (defined $o{body}) {
+        $req .= "Content-Length: " . length($o{body}) . "\r\n" unless $given{'content-length'};
+        $req .= "\r\n" . $o{body};
+    } elsif ($o{chunks}) {
+        $req .= "Transfer-Encoding: chunked\r\n\r\n";
+        $req .= sprintf("%x\r\n%s\r\n", length $_, $_) for grep { length } @{$o{chunks}};
+        $req .= "0\r\n\r\n";
+    } else {
+        $req .= "\r\n";
+    }
+    my $r = { status => 0, headers => {}, body => '', length => 0, complete => 0,
+              timed_out => 0, closed => 0, framing => 'none', t0 => time };
+    my $md5 = Digest::MD5->new;
+    my $s = $o{sock} // IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $o{port},
+                                             Proto => 'tcp', Timeout => 5);
+    unless ($s) { $r->{error} = "connect: $!"; $r->{t_end} = time; return $r }
+    $r->{local_port} = $s->sockport;
+    my $deadline = time + ($o{timeout} // 30);
+    my $sel_w = IO::Select->new($s);
+    for (my $off = 0; $off < length $req; ) {
+        last unless $sel_w->can_write(_left($deadline));
+        my $n = syswrite($s, $req, 1 << 20, $off);
+        unless (defined $n) { $r->{write_error} = "$!"; last }    # answered early?
+        $off += $n;
+    }
+    my $sel = IO::Select->new($s);
+    my $buf = '';
+    my ($state, $want, $chunk_left) = ('head', 0, 0);
+    my $keep = !$o{digest};
+    my $add = sub {
+        my ($bytes) = @_;
+        return unless length $bytes;
+        $r->{t_body} //= time;
+        $r->{length} += length $bytes;
+        $md5->add($bytes);
+        $r->{body} .= $bytes if $keep;
+    };
+    READ: while (1) {
+        # consume what the buffer holds
+        while (1) {
+            if ($state eq 'head') {
+                my $end = index($buf, "\r\n\r\n");
+                last if $end < 0;
+                my $head = substr($buf, 0, $end);
+                substr($buf, 0, $end + 4) = '';
+                my @lines = split /\r\n/, $head;
+                my $sl = shift @lines // '';
+                ($r->{status}, $r->{reason}) = $sl =~ m{^HTTP/\d\.\d (\d{3}) ?(.*)$};
+                $r->{status} //= 0;
+                $r->{status_line} = $sl;
+                $r->{headers} = {};
+                for (@lines) {
+                    my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+                    push @{$r->{headers}{lc $k}}, $v;
+                }
+                $r->{t_head} = time;
+                next if $r->{status} >= 100 && $r->{status} < 200;    # 1xx: the next head
+                my $te = join ',', @{$r->{headers}{'transfer-encoding'} || []};
+                my $cl = $r->{headers}{'content-length'};
+                if ($method eq 'HEAD' || $r->{status} == 204 || $r->{status} == 304) {
+                    $r->{framing} = 'none';
+                    $state = 'done';
+                } elsif ($te =~ /chunked/i) {
+                    $r->{framing} = 'chunked';
+                    $state = 'chunk-size';
+                } elsif ($cl) {
+                    $r->{framing} = 'length';
+                    $want = $cl->[0];
+                    $state = $want > 0 ? 'length' : 'done';
+                } else {
+                    $r->{framing} = 'close';
+                    $state = 'close';
+                }
+            } elsif ($state eq 'length') {
+                last unless length $buf;
+                my $take = length($buf) < $want ? length($buf) : $want;
+                $add->(substr($buf, 0, $take, ''));
+                $want -= $take;
+                $state = 'done' if $want == 0;
+            } elsif ($state eq 'close') {
+                $add->($buf);
+                $buf = '';
+                last;
+            } elsif ($state eq 'chunk-size') {
+                my $end = index($buf, "\r\n");
+                last if $end < 0;
+                my $line = substr($buf, 0, $end + 2, '');
+                my ($hex) = $line =~ /^([0-9a-fA-F]+)/;
+                unless (defined $hex) { $r->{error} = 'bad chunk size line'; last READ }
+                $chunk_left = hex $hex;
+                $state = $chunk_left ? 'chunk-data' : 'trailer';
+            } elsif ($state eq 'chunk-data') {
+                last unless length $buf;
+                my $take = length($buf) < $chunk_left ? length($buf) : $chunk_left;
+                $add->(substr($buf, 0, $take, ''));
+                $chunk_left -= $take;
+                $state = 'chunk-crlf' if $chunk_left == 0;
+            } elsif ($state eq 'chunk-crlf') {
+                last if length($buf) < 2;
+                substr($buf, 0, 2) = '';
+                $state = 'chunk-size';
+            } elsif ($state eq 'trailer') {
+                my $end = index($buf, "\r\n");
+                last if $end < 0;
+                my $line = substr($buf, 0, $end + 2, '');
+                $state = 'done' if $line eq "\r\n";
+            } else {    # done
+                last;
+            }
+        }
+        if ($state eq 'done') {
+            $r->{complete} = 1;
+            last;
+        }
+        unless ($sel->can_read(_left($deadline))) {
+            $r->{timed_out} = 1;
+            last;
+        }
+        my $n = sysread($s, my $chunk, 1 << 18);
+        if (!$n) {
+            $r->{closed} = 1;
+            $r->{read_error} = "$!" unless defined $n;
+            $r->{complete} = 1 if $state eq 'close';
+            last;
+        }
+        $buf .= $chunk;
+    }
+    $r->{t_end} = time;
+    $r->{md5} = $md5->hexdigest;
+    $r->{rest} = $buf if length $buf;
+    if ($o{keep_alive} && $r->{complete} && !$r->{closed}) {
+        $r->{sock} = $s;
+    } else {
+        close $s;
+    }
+    return $r;
+}
+use IO::Select ();
+use IO::Socket::INET ();
+
+sub _left { my $l = $_[0] - time; return $l > 0 ? $l : 0 }
+
+# The first value of header $name of an answer, '' if none.
+sub hdr {
+    my ($r, $name) = @_;
+    my $v = $r->{headers}{lc $name};
+    return $v && @$v ? $v->[0] : '';
+}
+
+# curl (for TLS: core Perl has none) with @args, the URL last. Returns
+# { status, headers => { lc name => [values] }, body, exit, stderr }.
+sub curl_request {
+    my (@args) = @_;
+    my $dir = File::Temp::tempdir('curl-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @cmd = ('curl', '-sS', '--max-time', '30', '-D', "$dir/head", '-o', "$dir/body", @args);
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', "$dir/err";
+        exec @cmd or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    my $r = { exit => $? >> 8, headers => {}, status => 0 };
+    for my $f (qw(head body err)) {
+        open my $fh, '<', "$dir/$f" or next;
+        local $/;
+        $r->{$f} = <$fh>;
+    }
+    $r->{body} //= '';
+    $r->{stderr} = delete $r->{err} // '';
+    # the last head (after a 100 Continue)
+    my @heads = split /\r\n\r\n/, $r->{head} // '';
+    my @lines = split /\r\n/, $heads[-1] // '';
+    ($r->{status}) = (shift(@lines) // '') =~ m{^HTTP/[\d.]+ (\d{3})};
+    $r->{status} //= 0;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+        push @{$r->{headers}{lc $k}}, $v;
+    }
+    return $r;
+}
+use File::Temp ();
 
 # The list without repeated elements, in the order of first appearance.
 sub uniq {
@@ -171,10 +489,22 @@ use Time::HiRes qw(sleep time);
 # Starts `cluster.sh start DIR --nodes N --manager M` and arranges for
 # `cluster.sh stop DIR` when the test ends. Dies (with the script's output)
 # when the cluster does not come up.
+#
+# AJP options (cluster.sh start): ajp => 1 (connectors, no secret),
+# ajp_secret => S, packet_size => N, ajp_attributes => REGEX,
+# ajp_options => [NAME=VALUE, ...], draining_valve => engine|host;
+# access_log => 'unbuffered' (each request in access.log at once).
 sub start {
     my ($class, $dir, %opt) = @_;
     my $self = bless { dir => $dir, log => "$dir.log" }, $class;
     my @args = ('--nodes', $opt{nodes} // 3, '--manager', $opt{manager} // 'backup');
+    push @args, '--ajp' if $opt{ajp};
+    push @args, '--ajp-secret', $opt{ajp_secret} if defined $opt{ajp_secret};
+    push @args, '--packet-size', $opt{packet_size} if defined $opt{packet_size};
+    push @args, '--ajp-attributes', $opt{ajp_attributes} if defined $opt{ajp_attributes};
+    push @args, map { ('--ajp-option', $_) } @{$opt{ajp_options} || []};
+    push @args, '--draining-valve', $opt{draining_valve} if defined $opt{draining_valve};
+    push @args, '--access-log', $opt{access_log} if defined $opt{access_log};
     # Registered before the start: a start that dies halfway stops its nodes
     # itself, and one interrupted by a signal is stopped here.
     $self->{cleanup} = TomcatTest::on_exit(sub { $self->stop });
@@ -201,6 +531,9 @@ sub port { $_[0]{env}{"NODE$_[1]_HTTP"} }
 sub pid { $_[0]{env}{"NODE$_[1]_PID"} }
 sub base { $_[0]{env}{"NODE$_[1]_BASE"} }
 sub route { $_[0]{env}{"NODE$_[1]_ROUTE"} }
+sub ajp_port { $_[0]{env}{"NODE$_[1]_AJP"} }
+sub ajp_secret { $_[0]{env}{AJP_SECRET} }
+sub packet_size { $_[0]{env}{AJP_PACKET_SIZE} }
 
 # Node number of a route ("tomcat2" -> 2).
 sub node_of {
@@ -222,7 +555,7 @@ sub load_env {
     while (my $kv = <$fh>) {
         chomp $kv;
         my ($k, $v) = split /=/, $kv, 2;
-        $env{$k} = $v if $k =~ /^(?:NODES|MANAGER|START_SECONDS|NODE\d+_\w+)$/;
+        $env{$k} = $v if $k =~ /^(?:NODES|MANAGER|START_SECONDS|NODE\d+_\w+|AJP_\w+|DRAINING_VALVE|ACCESS_LOG)$/;
     }
     close $fh or die "reading $file failed";
     die "no NODES in $file" unless $env{NODES};
@@ -243,11 +576,33 @@ sub kill { my ($self, $n) = @_; $self->run('kill', $self->{dir}, $n) }
 # Starts node $n again; returns when it answers /health and has rejoined.
 sub restart { my ($self, $n) = @_; $self->run('restart-node', $self->{dir}, $n) }
 
+# `cluster.sh workers DIR` (ajp => 1: `... --ajp`: the AJP ports, the
+# secret and max_packet_size).
 sub workers {
-    my ($self) = @_;
-    my $text = `'$TomcatTest::CLUSTER_SH' workers '$self->{dir}' 2>>'$self->{log}'`;
+    my ($self, %opt) = @_;
+    my $ajp = $opt{ajp} ? ' --ajp' : '';
+    my $text = `'$TomcatTest::CLUSTER_SH' workers '$self->{dir}'$ajp 2>>'$self->{log}'`;
     die "cluster.sh workers failed" if $?;
     return $text;
+}
+
+# Node $n's catalina.out (where Tomcat logs) from byte $offset on;
+# catalina_size($n) is the offset to start from.
+sub catalina_size { my ($self, $n) = @_; return -s $self->base($n) . '/logs/catalina.out' // 0 }
+sub catalina_since {
+    my ($self, $n, $offset) = @_;
+    open my $fh, '<', $self->base($n) . '/logs/catalina.out' or return '';
+    seek $fh, $offset // 0, 0;
+    local $/;
+    return <$fh> // '';
+}
+
+# Node $n's access log (AccessLogValve, one line a request: "%h %t \"%r\" %s ...").
+sub access_log {
+    my ($self, $n) = @_;
+    open my $fh, '<', $self->base($n) . '/logs/access.log' or return '';
+    local $/;
+    return <$fh> // '';
 }
 
 # Stops every node; returns the pids that were running and are still alive
@@ -300,7 +655,12 @@ sub request {
     $r->{t0} = $t0;
     $r->{t1} = time;
     for my $sc (@{$r->{headers}{'set-cookie'} || []}) {
-        $jar->{$1} = $2 if $sc =~ /^\s*([^=;\s]+)\s*=\s*([^;]*)/;
+        next unless $sc =~ /^\s*([^=;\s]+)\s*=\s*([^;]*)/;
+        my ($name, $value) = ($1, $2);
+        # a browser deletes a cookie that expires now (Max-Age=0: Tomcat's
+        # LoadBalancerDrainingValve)
+        if ($sc =~ /;\s*max-age\s*=\s*0+\s*(?:;|$)/i) { delete $jar->{$name} }
+        else { $jar->{$name} = $value }
     }
     $r->{worker} = StickyTest::header($r, 'X-Worker');
     $r->{changed} = StickyTest::header($r, 'X-Route-Changed') eq '1' ? 1 : 0;
@@ -345,6 +705,278 @@ sub describe {
     return sprintf 'status %s node %s worker %s changed %s session %s books %s',
         $r->{status}, $r->{node} || '-', $r->{worker} || '-', $r->{changed},
         $r->{session} || '-', ref $r->{books} ? scalar @{$r->{books}} : '-';
+}
+
+# --- shoppers while a node dies (the story of t/30, t/50) ---------------------------
+
+package TomcatTest::Shoppers;
+
+# Carts are { client => TomcatTest::Client, home => NODE, books => [...] };
+# $carts->[$k] for each $k of @$shoppers shops in a forked process: rounds
+# of "add a book, read the cart" over its share of the carts in a random
+# order, each request a JSON line in shopper-K.log, until 4 rounds after
+# mark() (at most 200 rounds).
+#
+#   my $shop = TomcatTest::Shoppers->new($t, \@carts, \@shoppers, seed => $SEED);
+#   $shop->start;
+#   $shop->wait_rounds(2, 30) or ...;    # all shopping
+#   ($kill_start, $kill_end) = ...; $shop->mark;
+#   my ($all_done, $failed_processes) = $shop->finish(60);
+#   my $f = $shop->findings($victim, $kill_start, $kill_end);
+#   my $g = $shop->final_reads($victim);   # every cart read twice afterwards
+
+use POSIX ();
+use JSON::PP ();
+use List::Util qw(shuffle);
+use Time::HiRes qw(sleep time);
+
+sub new {
+    my ($class, $t, $carts, $shoppers, %opt) = @_;
+    return bless { t => $t, carts => $carts, shoppers => $shoppers,
+                   seed => $opt{seed} // 0, workers => $opt{workers} // 6,
+                   marker => $t->dir . '/shoppers-marker', bad_dup => [] }, $class;
+}
+
+sub log_file { my ($self, $k) = @_; return $self->{t}->dir . "/shopper-$k.log" }
+
+sub start {
+    my ($self) = @_;
+    my @share;
+    my @dealt = shuffle @{$self->{shoppers}};
+    push @{$share[$_ % $self->{workers}]}, $dealt[$_] for 0 .. $#dealt;
+    for my $mine (grep { $_ } @share) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            srand($self->{seed} + $$);
+            my $ok = eval { $self->_shop(@$mine); 1 };
+            print STDERR "shopper of @$mine: $@" unless $ok;
+            POSIX::_exit($ok ? 0 : 1);    # no END blocks, no harness DESTROY here
+        }
+        $self->{child}{$pid} = $mine;
+    }
+    return $self;
+}
+
+sub lines_of {
+    my ($self, $k) = @_;
+    open my $fh, '<', $self->log_file($k) or return 0;
+    my $n = 0;
+    $n++ while defined(my $line = <$fh>);    # not into $_: callers alias it
+    return $n;
+}
+
+# True once every shopper has done $rounds rounds (2 requests each), within
+# $seconds.
+sub wait_rounds {
+    my ($self, $rounds, $seconds) = @_;
+    return TomcatTest::wait_until($seconds, sub {
+        !grep { $self->lines_of($_) < 2 * $rounds } @{$self->{shoppers}};
+    });
+}
+
+sub mark {
+    my ($self) = @_;
+    open my $m, '>', $self->{marker} or die "$self->{marker}: $!";
+    close $m;
+}
+
+# Waits (at most $seconds) for the shopper processes; kills what is left.
+# Returns (all ended by themselves, number that failed).
+sub finish {
+    my ($self, $seconds) = @_;
+    my $child = $self->{child};
+    my $failed = 0;
+    my $deadline = time + $seconds;
+    while (%$child && time < $deadline) {
+        my $pid = waitpid(-1, POSIX::WNOHANG());
+        if ($pid > 0) {
+            $failed++ if $? && $child->{$pid};
+            delete $child->{$pid};
+            next;
+        }
+        sleep 0.05;
+    }
+    my $all = !%$child;
+    unless ($all) {
+        kill 'KILL', keys %$child;
+        waitpid($_, 0) for keys %$child;
+        %$child = ();
+    }
+    return ($all, $failed);
+}
+
+sub records {
+    my ($self, $k) = @_;
+    open my $fh, '<', $self->log_file($k) or return ();
+    my $json = JSON::PP->new;
+    return map { $json->decode($_) } <$fh>;
+}
+
+sub _shop {
+    my ($self, @ks) = @_;
+    my %log;
+    for my $k (@ks) {
+        open $log{$k}, '>>', $self->log_file($k) or die "log: $!";
+        $log{$k}->autoflush(1);
+    }
+    my $json = JSON::PP->new->canonical;
+    my ($after, $round) = (0, 0);
+    while ($after < 4 && $round < 200) {
+        $after++ if -e $self->{marker};
+        $round++;
+        for my $k (shuffle @ks) {
+            my $c = $self->{carts}[$k]{client};
+            my $name = $c->name;
+            for my $kind ('add', 'cart') {
+                my $r = $kind eq 'add' ? $c->add("Book $round of $name while shopping") : $c->cart;
+                print { $log{$k} } $json->encode({
+                    kind => $kind, book => $r->{book} // '', t0 => $r->{t0}, t1 => $r->{t1},
+                    status => $r->{status}, node => $r->{node}, session => $r->{session},
+                    changed => $r->{changed}, books => $r->{books} || [],
+                    desc => TomcatTest::Client::describe($r),
+                }), "\n";
+            }
+        }
+        sleep 0.05;
+    }
+}
+
+# What the shoppers saw around the kill of $victim between $kill_start and
+# $kill_end. Adds the books they added to their carts (books, added) and
+# where each continued (now). Returns { failed, lost_session, lost_book,
+# wrong_node, not_changed, changed_home: [descriptions], moved_to =>
+# { node => carts }, requests, in_flight }.
+sub findings {
+    my ($self, $victim, $kill_start, $kill_end) = @_;
+    @$self{qw(kill_start kill_end)} = ($kill_start, $kill_end);
+    my %f = map { $_ => [] } qw(failed lost_session lost_book wrong_node not_changed changed_home);
+    my %moved_to;
+    my ($requests, $in_flight) = (0, 0);
+    for my $k (@{$self->{shoppers}}) {
+        my $cart = $self->{carts}[$k];
+        my @seen = $self->records($k);
+        $requests += @seen;
+        $in_flight += grep { $_->{t0} < $kill_end && $_->{t1} > $kill_start } @seen;
+        my $moved = $cart->{home} eq $victim;
+        my %after;    # nodes of requests sent after the kill
+        my $sid = $cart->{client}->session // '';
+        for my $rec (@seen) {
+            push @{$f{failed}}, "$k: $rec->{desc}" unless $rec->{status} == 200;
+            push @{$f{lost_session}}, "$k: $rec->{desc}" unless $rec->{session} eq $sid;
+            push @{$cart->{books}}, $rec->{book} if $rec->{kind} eq 'add';
+            push @{$cart->{added}}, $rec if $rec->{kind} eq 'add';
+            if ($rec->{kind} eq 'cart' && $rec->{status} == 200) {
+                # a read sees every book added before it
+                my @expected = @{$cart->{books}};
+                push @{$f{lost_book}}, "$k: read has " . scalar(@{$rec->{books}}) . ' of ' . scalar(@expected)
+                    unless "@{[TomcatTest::uniq(@{$rec->{books}})]}" eq "@expected";
+            }
+            if ($rec->{t1} < $kill_start) {          # before: at home
+                push @{$f{wrong_node}}, "$k before the kill: $rec->{desc}" unless $rec->{node} eq $cart->{home};
+            } elsif ($rec->{t0} > $kill_end) {       # after: home, or one replacement
+                $after{$rec->{node}}++;
+                push @{$f{not_changed}}, "$k: $rec->{desc}" if $moved && !$rec->{changed};
+                push @{$f{changed_home}}, "$k: $rec->{desc}" if !$moved && $rec->{changed};
+            } elsif ($rec->{node} ne $cart->{home}) { # in flight: home or the replacement
+                $after{$rec->{node}}++;
+            }
+        }
+        my @after = sort keys %after;
+        if ($moved) {
+            push @{$f{wrong_node}}, "$k ($victim) after the kill: @after"
+                unless @after == 1 && $after[0] ne $victim;
+            $cart->{now} = $after[0];
+            $moved_to{$after[0] // 'none'}++;
+        } else {
+            push @{$f{wrong_node}}, "$k ($cart->{home}) after the kill: @after"
+                unless "@after" eq $cart->{home};
+            $cart->{now} = $cart->{home};
+        }
+    }
+    $f{moved_to} = \%moved_to;
+    $f{requests} = $requests;
+    $f{in_flight} = $in_flight;
+    return \%f;
+}
+
+# Every cart read twice after the kill: { incomplete, misplaced, wrong_flag:
+# [descriptions], moved_to => { node => carts of $victim not shopping },
+# dups => carts with a book twice }. A cart of $victim must be read from one
+# node (where it continued, if it shopped), the others from their home;
+# $sticky_route_changed is 1 exactly for $victim's carts.
+sub final_reads {
+    my ($self, $victim) = @_;
+    my %g = map { $_ => [] } qw(incomplete misplaced wrong_flag);
+    my %moved_to;
+    my $carts = $self->{carts};
+    for my $k (0 .. $#$carts) {
+        my $cart = $carts->[$k];
+        my $moved = $cart->{home} eq $victim;
+        my %where;
+        for (1 .. 2) {
+            my $r = $cart->{client}->cart;
+            $where{$r->{node}}++;
+            push @{$g{incomplete}}, "cart $k: " . TomcatTest::Client::describe($r)
+                unless $r->{status} == 200 && ref $r->{books} && $self->books_ok($cart, $r->{books});
+            push @{$g{wrong_flag}}, "cart $k: " . TomcatTest::Client::describe($r)
+                unless $r->{changed} == ($moved ? 1 : 0);
+            $cart->{final} = $r->{books};
+        }
+        my @where = keys %where;
+        my $expect = $cart->{now} // ($moved ? undef : $cart->{home});
+        if (@where != 1 || $where[0] eq $victim
+            || (defined $expect && $where[0] ne $expect)) {
+            push @{$g{misplaced}}, "cart $k (home $cart->{home}" . ($expect ? ", expected $expect" : '')
+                . '): ' . join(', ', map { "$_ $where{$_}" } @where);
+        }
+        if ($moved && !defined $cart->{now}) { $cart->{now} = $where[0]; $moved_to{$where[0]}++ }
+    }
+    $g{moved_to} = \%moved_to;
+    $g{dups} = grep { ref $_->{final} && @{$_->{final}} != TomcatTest::uniq(@{$_->{final}}) } @$carts;
+    return \%g;
+}
+
+# True when $got are the cart's books, in order; a book twice only when its
+# add was in flight during the kill (nginx retried it). Otherwise the
+# reason goes to bad_dups().
+sub books_ok {
+    my ($self, $cart, $got) = @_;
+    return 0 unless "@{[TomcatTest::uniq(@$got)]}" eq "@{$cart->{books}}";
+    my %count;
+    $count{$_}++ for @$got;
+    for my $book (grep { $count{$_} > 1 } keys %count) {
+        my ($rec) = grep { $_->{book} eq $book } @{$cart->{added} || []};
+        unless ($rec && $count{$book} == 2 && defined $self->{kill_start}
+                && $rec->{t0} < $self->{kill_end} && $rec->{t1} > $self->{kill_start}) {
+            push @{$self->{bad_dup}}, $cart->{client}->name . ": '$book' $count{$book} times";
+            return 0;
+        }
+    }
+    return 1;
+}
+
+sub bad_dups { @{$_[0]{bad_dup}} }
+
+# The 30 shoppers of the story: $carts->[0] (the browser) and carts of each
+# node: 12 carts of $victim in all, 9 of each other node (fewer of the
+# browser's home), filled up from any node when a node had too few.
+sub pick {
+    my ($class, $carts, $victim, $nodes, $n) = @_;
+    $n //= 30;
+    my @shoppers = (0);
+    my %want = map { $_ => ($_ eq $victim ? 12 : 9) } @$nodes;
+    $want{$carts->[0]{home}}--;
+    for my $k (1 .. $#$carts) {
+        last if @shoppers == $n;
+        my $h = $carts->[$k]{home};
+        if (($want{$h} // 0) > 0) { $want{$h}--; push @shoppers, $k }
+    }
+    my %in = map { $_ => 1 } @shoppers;
+    for my $k (1 .. $#$carts) {
+        last if @shoppers == $n;
+        push @shoppers, $k unless $in{$k}++;
+    }
+    return @shoppers;
 }
 
 1;

@@ -6,17 +6,38 @@
 #   cluster.sh start DIR [--nodes N] [--manager backup|delta]
 #                        [--http-ports P1,P2,...] [--app EXPLODED_ROOT_DIR]
 #                        [--ajp]     also an AJP/1.3 connector per node (mod_jk)
+#                        [--ajp-secret S]   ... with secretRequired="true"
+#                                    and secret S (implies --ajp)
+#                        [--packet-size N]  ... its packetSize (8192..65536)
+#                        [--ajp-attributes REGEX]  ... its
+#                                    allowedRequestAttributesPattern
+#                        [--ajp-option NAME=VALUE]  any other attribute of
+#                                    the AJP connector (repeatable), e.g.
+#                                    keepAliveTimeout=500
+#                        [--draining-valve engine|host]  Tomcat's
+#                                    LoadBalancerDrainingValve there
+#                        [--access-log unbuffered]  each request in
+#                                    logs/access.log at once (default:
+#                                    buffered, flushed every few seconds)
 #   cluster.sh stop DIR              stop every node this DIR started
 #   cluster.sh kill DIR N            kill -9 node N (a crash)
 #   cluster.sh restart-node DIR N    start node N again, wait for /health
 #   cluster.sh status DIR            one line per node: up/down, ports, pid
 #   cluster.sh workers DIR [--ajp]   print a mod_jk workers.properties (ports:
-#                                    HTTP connectors; --ajp: AJP connectors)
+#                                    HTTP connectors; --ajp: AJP connectors,
+#                                    with the secret and max_packet_size)
+#
+# Every AJP connector is set up as on a mod_jk site: 127.0.0.1 only,
+# tomcatAuthentication="false" (the web server authenticates: the user it
+# sends is getRemoteUser()), secretRequired="true" with --ajp-secret (without
+# it, secretRequired="false", as the benchmark's mod_jk runs).
 #
 # DIR/cluster.env (KEY=VALUE lines, bash-sourceable) records, for node i:
 # NODEi_ROUTE (jvmRoute tomcat<i>), NODEi_HTTP, NODEi_TRIBES, NODEi_BASE,
 # NODEi_PID (empty when not running), NODEi_AJP (empty without --ajp); plus
-# NODES, MANAGER, START_SECONDS.
+# NODES, MANAGER, START_SECONDS, and AJP_SECRET, AJP_PACKET_SIZE,
+# AJP_ATTRIBUTES, AJP_OPTIONS (space-separated NAME=VALUE), DRAINING_VALVE,
+# ACCESS_LOG (each empty when not given).
 #
 # Environment: CLUSTER_START_TIMEOUT (s, default 180), CLUSTER_STOP_TIMEOUT
 # (s, default 20), CLUSTER_JAVA_OPTS (extra JVM options for every node),
@@ -63,6 +84,9 @@ save_env() {
         echo "# written by t/tomcat/cluster.sh; KEY=VALUE, bash-sourceable"
         printf '%s=%q\n' CLUSTER_DIR "$DIR" NODES "$NODES" MANAGER "$MANAGER" \
             START_SECONDS "${START_SECONDS:-}"
+        for v in AJP_SECRET AJP_PACKET_SIZE AJP_ATTRIBUTES AJP_OPTIONS DRAINING_VALVE ACCESS_LOG; do
+            if [[ -n ${!v:-} ]]; then printf '%s=%q\n' "$v" "${!v}"; else echo "$v="; fi
+        done
         for ((i = 1; i <= NODES; i++)); do
             for v in ROUTE HTTP TRIBES BASE PID AJP; do
                 local name="NODE${i}_$v"
@@ -144,6 +168,41 @@ port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A 16-byte tribes uniqueId, the same in every node's view of node $1.
 unique_id() { echo "{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,$1}"; }
 
+# XML attribute value.
+xml_attr() {
+    local s=$1
+    s=${s//&/&amp;}
+    s=${s//</&lt;}
+    s=${s//>/&gt;}
+    s=${s//\"/&quot;}
+    printf '%s' "$s"
+}
+
+# The AJP/1.3 connector on port $1, as a mod_jk site has it (see the top).
+# On 127.0.0.1 only. The LoadBalancerDrainingValve needs nothing here:
+# JK_LB_ACTIVATION is always accepted.
+ajp_connector_xml() {
+    local port=$1 opt opts=()
+    read -r -a opts <<< "${AJP_OPTIONS:-}"
+    printf '\n    <Connector address="127.0.0.1" port="%s" protocol="AJP/1.3" maxThreads="50"' "$port"
+    printf '\n               tomcatAuthentication="false"'
+    if [[ -n ${AJP_SECRET:-} ]]; then
+        printf ' secretRequired="true" secret="%s"' "$(xml_attr "$AJP_SECRET")"
+    else
+        printf ' secretRequired="false"'
+    fi
+    if [[ -n ${AJP_PACKET_SIZE:-} ]]; then
+        printf '\n               packetSize="%s"' "$AJP_PACKET_SIZE"
+    fi
+    if [[ -n ${AJP_ATTRIBUTES:-} ]]; then
+        printf '\n               allowedRequestAttributesPattern="%s"' "$(xml_attr "$AJP_ATTRIBUTES")"
+    fi
+    for opt in "${opts[@]+"${opts[@]}"}"; do
+        printf '\n               %s="%s"' "${opt%%=*}" "$(xml_attr "${opt#*=}")"
+    done
+    printf '/>'
+}
+
 write_server_xml() {
     local n=$1 base http tribes manager_xml members="" j
     base=$(node_var "$n" BASE)
@@ -151,11 +210,16 @@ write_server_xml() {
     tribes=$(node_var "$n" TRIBES)
     local ajp_xml="" ajp
     ajp=$(node_var "$n" AJP)
-    # --ajp: for mod_jk (the benchmark against Apache httpd); no secret,
-    # it listens on 127.0.0.1 only.
-    [[ -n $ajp ]] && ajp_xml="
-    <Connector address=\"127.0.0.1\" port=\"$ajp\" protocol=\"AJP/1.3\"
-               secretRequired=\"false\" maxThreads=\"50\"/>"
+    [[ -n $ajp ]] && ajp_xml=$(ajp_connector_xml "$ajp")
+    local engine_valve="" host_valve="" valve
+    valve='
+      <Valve className="org.apache.catalina.valves.LoadBalancerDrainingValve"/>'
+    case ${DRAINING_VALVE:-} in
+        engine) engine_valve=$valve ;;
+        host) host_valve=$valve ;;
+    esac
+    local log_buffered=true
+    [[ ${ACCESS_LOG:-} == unbuffered ]] && log_buffered=false
     for ((j = 1; j <= NODES; j++)); do
         ((j == n)) && continue
         members+="
@@ -194,7 +258,7 @@ write_server_xml() {
   <Service name="Catalina">
     <Connector address="127.0.0.1" port="$http" protocol="HTTP/1.1"
                connectionTimeout="20000" maxThreads="50" maxParameterCount="1000"/>$ajp_xml
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="tomcat$n">
+    <Engine name="Catalina" defaultHost="localhost" jvmRoute="tomcat$n">$engine_valve
       <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster"
                channelSendOptions="6">
         $manager_xml
@@ -220,9 +284,9 @@ write_server_xml() {
         <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
       </Cluster>
       <Host name="localhost" appBase="webapps" unpackWARs="true"
-            autoDeploy="false" deployOnStartup="true">
+            autoDeploy="false" deployOnStartup="true">$host_valve
         <Valve className="org.apache.catalina.valves.AccessLogValve" directory="logs"
-               prefix="access" suffix=".log" rotatable="false"
+               prefix="access" suffix=".log" rotatable="false" buffered="$log_buffered"
                pattern="%h %t &quot;%r&quot; %s %b %{JSESSIONID}c %D"/>
       </Host>
     </Engine>
@@ -394,8 +458,9 @@ release_port_lock() {
 }
 
 cmd_start() {
-    local dir="" http_ports="" i n ajp=0
+    local dir="" http_ports="" i n ajp=0 opt
     NODES=3 MANAGER=backup APP=""
+    AJP_SECRET="" AJP_PACKET_SIZE="" AJP_ATTRIBUTES="" AJP_OPTIONS="" DRAINING_VALVE="" ACCESS_LOG=""
     [[ $# -ge 1 ]] || usage
     dir=$1
     shift
@@ -406,11 +471,32 @@ cmd_start() {
             --http-ports) http_ports=${2:?}; shift 2 ;;
             --app) APP=${2:?}; shift 2 ;;
             --ajp) ajp=1; shift ;;
+            --ajp-secret) AJP_SECRET=${2:?}; ajp=1; shift 2 ;;
+            --packet-size) AJP_PACKET_SIZE=${2:?}; ajp=1; shift 2 ;;
+            --ajp-attributes) AJP_ATTRIBUTES=${2:?}; ajp=1; shift 2 ;;
+            --ajp-option) AJP_OPTIONS="${AJP_OPTIONS:+$AJP_OPTIONS }${2:?}"; ajp=1; shift 2 ;;
+            --draining-valve) DRAINING_VALVE=${2:?}; shift 2 ;;
+            --access-log) ACCESS_LOG=${2:?}; shift 2 ;;
             *) die "unknown option $1" ;;
         esac
     done
     [[ $NODES =~ ^[1-9][0-9]?$ ]] || die "--nodes must be 1..99"
     [[ $MANAGER == backup || $MANAGER == delta ]] || die "--manager must be backup or delta"
+    # The secret goes unquoted into workers.properties, where "#" starts a
+    # comment and "$(" a reference: keep it to characters both files take.
+    [[ -z $AJP_SECRET || $AJP_SECRET =~ ^[A-Za-z0-9._~+/=-]+$ ]] ||
+        die "--ajp-secret: use letters, digits and ._~+/=- only"
+    [[ -z $AJP_PACKET_SIZE || ($AJP_PACKET_SIZE =~ ^[0-9]+$ &&
+        AJP_PACKET_SIZE -ge 8192 && AJP_PACKET_SIZE -le 65536) ]] ||
+        die "--packet-size must be 8192..65536"
+    local opts=()
+    read -r -a opts <<< "$AJP_OPTIONS"
+    for opt in "${opts[@]+"${opts[@]}"}"; do
+        [[ $opt =~ ^[A-Za-z]+=[^[:space:]]*$ ]] || die "--ajp-option wants NAME=VALUE, not '$opt'"
+    done
+    [[ -z $DRAINING_VALVE || $DRAINING_VALVE == engine || $DRAINING_VALVE == host ]] ||
+        die "--draining-valve must be engine or host"
+    [[ -z $ACCESS_LOG || $ACCESS_LOG == unbuffered ]] || die "--access-log takes only 'unbuffered'"
     command -v tomcat10-instance-create >/dev/null || die "tomcat10-instance-create missing: apt-get install tomcat10-user"
     command -v curl >/dev/null || die "curl missing: apt-get install curl"
 
@@ -609,13 +695,16 @@ cmd_status() {
         if ! node_running "$i"; then state=down
         elif health_ok "$i"; then state=up
         else state=starting; fi
-        printf 'tomcat%s %-8s http=%s tribes=%s pid=%s\n' "$i" "$state" \
-            "$(node_var "$i" HTTP)" "$(node_var "$i" TRIBES)" "$(node_var "$i" PID)"
+        printf 'tomcat%s %-8s http=%s tribes=%s pid=%s%s\n' "$i" "$state" \
+            "$(node_var "$i" HTTP)" "$(node_var "$i" TRIBES)" "$(node_var "$i" PID)" \
+            "$([[ -z $(node_var "$i" AJP) ]] || echo " ajp=$(node_var "$i" AJP)")"
     done
 }
 
-# mod_jk's format. The nginx module proxies HTTP, so each member's port is
-# the node's HTTP connector (mod_jk itself would use an AJP port here).
+# mod_jk's format. Without --ajp each member's port is the node's HTTP
+# connector (for proxy_pass); with --ajp it is its AJP connector, with the
+# secret and max_packet_size the connectors were started with: the file a
+# mod_jk site has (for ajp_pass, or mod_jk itself).
 cmd_workers() {
     local port_var=HTTP
     [[ $# -eq 2 && $2 == --ajp ]] && { port_var=AJP; set -- "$1"; }
@@ -640,6 +729,12 @@ cmd_workers() {
         echo "worker.tomcat$i.port=$(node_var "$i" "$port_var")"
         echo "worker.tomcat$i.route=tomcat$i"
         echo "worker.tomcat$i.lbfactor=1"
+        if [[ $port_var == AJP && -n ${AJP_SECRET:-} ]]; then
+            echo "worker.tomcat$i.secret=$AJP_SECRET"
+        fi
+        if [[ $port_var == AJP && -n ${AJP_PACKET_SIZE:-} ]]; then
+            echo "worker.tomcat$i.max_packet_size=$AJP_PACKET_SIZE"
+        fi
     done
 }
 
