@@ -69,26 +69,29 @@ constexpr Deprecated kDeprecated[] = {
 
 // What each worker type reads (jk_lb_worker.c, jk_ajp_common.c, jk_status.c,
 // plus `mount`, read for every worker, and `reference`, read by the map).
+// An lb's `secret` goes to its members that have none (jk_lb_worker.c init).
 constexpr std::string_view kLbUsed[] = {
     "type", "reference", "balance_workers", "balanced_workers", "sticky_session",
     "sticky_session_force", "method", "lock", "retries", "lb_retries", "retry_interval",
     "recover_time", "error_escalation_time", "max_reply_timeouts", "session_cookie",
-    "session_path", "set_session_cookie", "session_cookie_path",
+    "session_path", "set_session_cookie", "session_cookie_path", "secret",
 };
-constexpr std::string_view kLbUnused[] = {"secret", "mount"};
+constexpr std::string_view kLbUnused[] = {"mount"};
+// cachesize and cache_timeout are the old names of connection_pool_size and
+// connection_pool_timeout, still read when the new name is not set
+// (jk_util.c jk_get_worker_cache_size, jk_get_worker_cache_timeout).
 constexpr std::string_view kAjpUsed[] = {
     "type", "reference", "host", "port", "lbfactor", "route", "jvm_route", "domain",
     "redirect", "distance", "activation", "disabled", "stopped", "fail_on_status",
     "connect_timeout", "prepost_timeout", "ping_timeout", "ping_mode", "socket_timeout",
     "socket_connect_timeout", "reply_timeout", "retries", "retry_interval",
-    "recovery_options", "busy_limit",
+    "recovery_options", "busy_limit", "secret", "max_packet_size",
+    "connection_ping_interval", "connection_pool_size", "connection_pool_minsize",
+    "connection_pool_timeout", "cachesize", "cache_timeout", "socket_keepalive",
 };
 constexpr std::string_view kAjpUnused[] = {
-    "source", "secret", "secretkey", "connection_pool_size", "connection_pool_minsize",
-    "connection_pool_timeout", "connection_acquire_timeout", "cachesize",
-    "cache_timeout", "recycle_timeout", "socket_keepalive", "socket_buffer",
-    "connection_ping_interval", "max_packet_size", "prefer_ipv6", "mount",
-    "local_worker", "local_worker_only",
+    "source", "secretkey", "connection_acquire_timeout", "recycle_timeout",
+    "socket_buffer", "prefer_ipv6", "mount", "local_worker", "local_worker_only",
 };
 constexpr std::string_view kStatus[] = {
     "type", "reference", "read_only", "user", "user_case_insensitive", "good", "bad",

@@ -56,8 +56,8 @@ WorkerType ParseWorkerType(std::string_view type);
 // Whether mod_jk reads `attribute` for a worker of `type` at all.
 bool AppliesTo(std::string_view attribute, WorkerType type);
 
-// For lb workers and their ajp13/ajp14 members: attributes mod_jk reads but
-// nginx has no use for (AJP connection pools, secrets, ...).
+// For lb workers and ajp13/ajp14 workers: attributes mod_jk reads but nginx
+// has no use for (source, secretkey, socket_buffer, ...).
 bool IsUnusedByNginx(std::string_view attribute, WorkerType type);
 
 // The supported attribute closest to `attribute` (for "did you mean"), or

@@ -137,10 +137,20 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
     config.diagnostics.insert(config.diagnostics.end(), found.begin(), found.end());
   }
 
-  // What mod_jk builds besides: the other workers of worker.list.
+  // What mod_jk builds besides: the other workers of worker.list. Each
+  // defined ajp13/ajp14 one is also a one-member balancer (members of an lb
+  // included: mod_jk builds a listed member a second time, on its own).
   const Property* list = properties.Find("worker.list");
   for (const std::string& name : config.worker_list) {
-    if (WorkerTypeName(context, name) == "lb" || members.count(name)) continue;
+    WorkerType type = ParseWorkerType(WorkerTypeName(context, name));
+    if (type == WorkerType::kLb) continue;
+    if ((type == WorkerType::kAjp13 || type == WorkerType::kAjp14) && IsDefined(context, name)) {
+      Balancer single;
+      BuildSingle(context, name, &single);
+      config.singles.push_back(std::move(single));
+      continue;
+    }
+    if (members.count(name)) continue;
     if (list != nullptr && !IsDefined(context, name))
       config.diagnostics.push_back(Diagnostic{
           Severity::kWarning, list->where, list->key,
@@ -173,27 +183,56 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
 
 const Balancer* SelectBalancer(const Config& config, std::string_view name, std::string* error) {
   std::string in_file = " in " + config.file;
-  std::string known = config.balancers.empty()
-                          ? config.file + " has no usable lb worker"
-                          : "lb workers: " + JoinNames(config.balancers);
+  std::string known;
+  if (!config.balancers.empty()) known = "lb workers: " + JoinNames(config.balancers);
+  if (!config.singles.empty())
+    known += (known.empty() ? "" : "; ") +
+             std::string("ajp13/ajp14 workers of \"worker.list\": ") + JoinNames(config.singles);
+  if (known.empty())
+    known = config.file +
+            " has no usable lb worker and no ajp13 or ajp14 worker in \"worker.list\"";
+  auto listed = [&](std::string_view worker) {
+    return std::find(config.worker_list.begin(), config.worker_list.end(), worker) !=
+           config.worker_list.end();
+  };
+
   if (!name.empty()) {
     for (const Balancer& b : config.balancers)
       if (b.name == name) return &b;
-    for (const OtherWorker& w : config.others) {
-      if (w.name != name) continue;
-      *error = "worker " + Quote(name) + in_file + " is not an lb worker but " + w.type +
-               " (" + known + ")";
-      return nullptr;
+    for (const Balancer& b : config.singles)
+      if (b.name == name) return &b;
+    // Why not: an ajp13/ajp14 worker outside worker.list (mod_jk builds only
+    // listed workers, lb members aside), a listed name with no keys, or
+    // another type.
+    std::string type;
+    for (const OtherWorker& w : config.others)
+      if (w.name == name) type = w.type;
+    for (const Balancer& b : config.balancers)
+      for (const Member& m : b.members)
+        if (type.empty() && m.name == name) type = m.type;
+    if (type.empty()) {
+      *error = "no lb, ajp13 or ajp14 worker " + Quote(name) + in_file + " (" + known + ")";
+    } else if (type != "ajp13" && type != "ajp14") {
+      *error = "worker " + Quote(name) + in_file + " is not an lb worker but " + type + " (" +
+               known + ")";
+    } else if (listed(name)) {
+      *error = "worker " + Quote(name) + " of \"worker.list\"" + in_file +
+               " is not defined: there is no \"worker." + std::string(name) + ".*\" key (" +
+               known + ")";
+    } else {
+      *error = type + " worker " + Quote(name) + in_file +
+               " is not in \"worker.list\": add it there to use it on its own (" + known + ")";
     }
-    *error = "no lb worker " + Quote(name) + in_file + " (" + known + ")";
     return nullptr;
   }
-  for (const std::string& listed : config.worker_list)
+
+  for (const std::string& worker : config.worker_list)
     for (const Balancer& b : config.balancers)
-      if (b.name == listed) return &b;
+      if (b.name == worker) return &b;
   if (config.balancers.size() == 1) return &config.balancers.front();
+  if (!config.singles.empty()) return &config.singles.front();
   if (config.balancers.empty()) {
-    *error = "no lb worker" + in_file;
+    *error = "no lb worker" + in_file + ", and no ajp13 or ajp14 worker in its \"worker.list\"";
     return nullptr;
   }
   *error = "several lb workers" + in_file + " (" + JoinNames(config.balancers) +

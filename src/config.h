@@ -24,10 +24,13 @@ EnvLookup ProcessEnvironment();
 // diagnostics and Config::ok() is false when any of them is an error.
 Config LoadConfig(std::string_view text, const std::string& file, const EnvLookup& env);
 
-// The lb worker a `sticky_workers` directive uses: `name` when not empty,
-// else the first lb worker named in worker.list, else the only lb worker.
-// Returns nullptr and sets *error (one sentence, nginx's voice) when there is
-// no such worker or the choice is ambiguous.
+// The balancer an upstream uses (`lb=NAME` or `worker=NAME`): with `name`,
+// the lb worker of that name, else the ajp13/ajp14 worker of that name in
+// worker.list as a one-member balancer (Config::singles). Without, the first
+// lb worker named in worker.list, else the only lb worker of the file, else
+// the first ajp13/ajp14 worker named in worker.list. Returns nullptr and sets
+// *error (one sentence, nginx's voice) when there is no such worker or the
+// choice is ambiguous (several lb workers, none listed, no ajp13/ajp14 one).
 const Balancer* SelectBalancer(const Config& config, std::string_view name, std::string* error);
 
 }  // namespace sticky

@@ -1,6 +1,7 @@
 // The configuration model built from a workers.properties file: every lb
-// worker with its members, every attribute mod_jk's load balancer uses, with
-// mod_jk's defaults written into the declarations.
+// worker with its members and every ajp13/ajp14 worker of worker.list, with
+// every attribute mod_jk's load balancer and AJP workers use, and mod_jk's
+// defaults written into the declarations.
 //
 // Plain values only: the model is built once at configuration time and read
 // (never written) afterwards, so it is safe to share between threads and,
@@ -55,10 +56,12 @@ struct Member {
   Activation activation = Activation::kActive;
   std::vector<int> fail_on_status;  // positive: member to ERR; negative: fail over only
   // Timeouts, as mod_jk reads them (units as in mod_jk: ms unless noted).
-  int connect_timeout = 0;          // ms (CPing after connect)
-  int prepost_timeout = 0;          // ms
-  int ping_timeout = 10000;         // ms
-  std::string ping_mode;
+  // jk_ajp_common.c ajp_init: with ping_mode C (P), a connect_timeout
+  // (prepost_timeout) of 0 becomes ping_timeout.
+  int connect_timeout = 0;          // ms: CPing after connecting; <= 0: none
+  int prepost_timeout = 0;          // ms: CPing before each request; <= 0: none
+  int ping_timeout = 10000;         // ms: CPong wait
+  std::string ping_mode;            // as written: C connect, P prepost, I interval, A all
   int socket_timeout = 0;           // seconds
   int socket_connect_timeout = 0;   // ms; defaults to socket_timeout * 1000
   int reply_timeout = 0;            // ms
@@ -66,16 +69,30 @@ struct Member {
   int retry_interval = 100;         // ms between those tries
   int recovery_options = 0;
   int busy_limit = 0;               // 0: no limit
-  // Attributes accepted and kept, but meaningless to nginx (AJP pool sizes,
-  // secret, ...): key suffix and value, in file order.
+  // The AJP/1.3 connection (ajp_pass), as mod_jk reads it.
+  std::string secret;               // the worker's own, else its lb's; empty: none
+  int max_packet_size = 8192;       // bytes, as mod_jk rounds it: a multiple of 1024, 8192..65536
+  int ping_interval = 0;            // s, connection_ping_interval; ping_mode I: ping_timeout / 100
+  int pool_size = -1;               // connection_pool_size, else cachesize; -1: not set
+                                    // (mod_jk: the web server's threads per process);
+                                    // 0 (warned): mod_jk would have no connection
+  int pool_minsize = -1;            // connection_pool_minsize; default (pool_size + 1) / 2,
+                                    // -1 when pool_size is not set either
+  int pool_timeout = 0;             // s, connection_pool_timeout, else cache_timeout; 0: none
+  bool socket_keepalive = false;    // SO_KEEPALIVE
+  // Attributes accepted and kept, but meaningless to nginx (source,
+  // secretkey, socket_buffer, ...): key suffix and value, in file order.
   std::vector<std::pair<std::string, std::string>> unused;
   SourceLocation where;             // first line that defined this worker
 };
 
-// A `type=lb` worker and its members, in balance_workers order.
+// A `type=lb` worker and its members, in balance_workers order; or (single)
+// one ajp13/ajp14 worker of worker.list made a balancer of its own: its one
+// member is that worker, everything else is at mod_jk's lb defaults.
 struct Balancer {
   std::string name;
   std::vector<Member> members;
+  bool single = false;             // made from one ajp13/ajp14 worker, not type=lb
   bool sticky_session = true;
   bool sticky_session_force = false;
   Method method = Method::kRequest;
@@ -95,7 +112,8 @@ struct Balancer {
 };
 
 // Any other defined worker (e.g. type=status, or an ajp13 worker that no lb
-// lists): kept so that tools can report it.
+// lists, whether or not worker.list makes it one of `singles`): kept so that
+// tools can report it.
 struct OtherWorker {
   std::string name;
   std::string type;
@@ -107,7 +125,11 @@ struct Config {
   std::string file;                      // the name LoadConfig was given, for messages
   std::vector<std::string> worker_list;  // worker.list; mod_jk's default is "ajp13"
   int maintain = 60;                     // worker.maintain, seconds; 0 = off
-  std::vector<Balancer> balancers;       // in order of first definition
+  std::vector<Balancer> balancers;       // type=lb workers, in order of first definition
+  // Every defined ajp13/ajp14 worker of worker.list as a one-member balancer
+  // (Balancer::single), in worker.list order: what an upstream gets when it
+  // names such a worker, or by default when there is no lb worker to use.
+  std::vector<Balancer> singles;
   std::vector<OtherWorker> others;
   std::vector<Diagnostic> diagnostics;   // notices, warnings and errors, in file order
 

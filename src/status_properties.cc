@@ -66,12 +66,13 @@ std::string RenderProperties(const StatusView& view) {
   p.Put("", "time_now", view.wall_ms / 1000);
 
   // The lb worker's name is the key, as in mod_jk; if two upstreams use lb
-  // workers of the same name, the later ones are keyed by their upstream.
+  // workers of the same name, the later ones are keyed by their upstream. A
+  // worker used on its own is its only member: its upstream keys the lb.
   std::set<std::string_view> used;
   for (const UpstreamView& u : view.upstreams) {
     if (u.balancer == nullptr) continue;
     const Balancer& b = *u.balancer;
-    std::string_view lb = b.name;
+    std::string_view lb = b.single ? std::string_view(u.name) : std::string_view(b.name);
     if (!used.insert(lb).second) {
       lb = u.name;
       used.insert(lb);

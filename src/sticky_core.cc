@@ -21,7 +21,7 @@
 struct sticky_config_s {
   sticky::Config rep;
   std::vector<std::string> diagnostic_texts;  // formatted once, at load
-  std::vector<sticky_lb_s> lbs;               // one handle per balancer
+  std::vector<sticky_lb_s> lbs;               // one handle per balancer, singles included
 };
 
 namespace {
@@ -51,6 +51,9 @@ int ToSeverity(sticky::Severity s) {
   return STICKY_ERROR;
 }
 
+// mod_jk's ints where only a value above 0 does something.
+unsigned Positive(int value) { return value > 0 ? static_cast<unsigned>(value) : 0; }
+
 int ToActivation(sticky::Activation a) {
   switch (a) {
     case sticky::Activation::kActive: return STICKY_ACTIVE;
@@ -71,6 +74,7 @@ STICKY_API int sticky_config_load(const char* file, size_t file_len, const char*
                                   sticky::ProcessEnvironment());
     for (const auto& d : cfg->rep.diagnostics) cfg->diagnostic_texts.push_back(FormatDiagnostic(d));
     for (const auto& b : cfg->rep.balancers) cfg->lbs.push_back(sticky_lb_s{&b});
+    for (const auto& b : cfg->rep.singles) cfg->lbs.push_back(sticky_lb_s{&b});
     *out = cfg.release();
     return 0;
   } catch (const std::bad_alloc&) {
@@ -141,7 +145,20 @@ STICKY_API void sticky_lb_member(const sticky_lb_t* lb, size_t index, sticky_mem
   out->domain = Str(m.domain);
   out->redirect = Str(m.redirect);
   out->line = m.where.line;
-  out->reply_timeout = m.reply_timeout > 0 ? static_cast<unsigned>(m.reply_timeout) : 0;
-  out->connect_timeout =
-      m.socket_connect_timeout > 0 ? static_cast<unsigned>(m.socket_connect_timeout) : 0;
+  out->reply_timeout = Positive(m.reply_timeout);
+  out->connect_timeout = Positive(m.socket_connect_timeout);
+
+  out->ajp14 = m.type == "ajp14" ? 1 : 0;
+  out->secret = Str(m.secret);
+  out->max_packet_size = static_cast<unsigned>(m.max_packet_size);
+  out->cping_connect_timeout = Positive(m.connect_timeout);
+  out->prepost_timeout = Positive(m.prepost_timeout);
+  out->ping_timeout = Positive(m.ping_timeout);
+  // jk_ajp_common.c ajp_maintain pings idle connections only when both the
+  // interval and the CPong wait are above 0.
+  out->ping_interval = m.ping_timeout > 0 ? Positive(m.ping_interval) : 0;
+  out->pool_size = Positive(m.pool_size);
+  out->pool_minsize = Positive(m.pool_minsize);
+  out->pool_timeout = Positive(m.pool_timeout);
+  out->socket_keepalive = m.socket_keepalive ? 1 : 0;
 }

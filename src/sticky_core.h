@@ -114,9 +114,10 @@ void sticky_config_diagnostic(const sticky_config_t *cfg, size_t index,
 unsigned sticky_config_maintain(const sticky_config_t *cfg) STICKY_NOEXCEPT;
 
 /*
- * The lb worker named `name`, or with len 0 the default one (the first lb
- * worker in worker.list, else the only lb worker). The handle lives as long
- * as `cfg`.
+ * The lb worker named `name`, else the ajp13/ajp14 worker of worker.list
+ * of that name as a one-member balancer; with len 0 the default: the first
+ * lb worker in worker.list, else the only lb worker, else the first
+ * ajp13/ajp14 worker of worker.list. The handle lives as long as `cfg`.
  */
 int sticky_config_lb(const sticky_config_t *cfg, const char *name, size_t len,
     const sticky_lb_t **out, sticky_error_t *err) STICKY_NOEXCEPT;

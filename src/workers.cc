@@ -147,13 +147,170 @@ void CollectUnused(const WorkerContext& context, const std::string& name, Worker
   }
 }
 
-// ping_mode letters (C connect, P prepost, I interval, A all), any case.
-bool HasPingMode(const std::string& mode, char letter) {
+// jk_ajp_common.c: the ping_mode bits, from jk_ajp_get_cping_mode.
+constexpr int kPingConnect = 1;
+constexpr int kPingPrepost = 2;
+constexpr int kPingInterval = 4;
+
+// jk_ajp_get_cping_mode: C, P and I (any case) add their bit, A (any case)
+// means all three and ends the scan; other characters are skipped. Sets
+// *problem when there are such characters.
+int ParsePingMode(const std::string& mode, std::string* problem) {
+  int bits = 0;
+  std::string ignored;
   for (char c : mode) {
-    char upper = static_cast<char>(c & ~0x20);
-    if (upper == letter || upper == 'A') return true;
+    switch (c) {
+      case 'C': case 'c': bits |= kPingConnect; continue;
+      case 'P': case 'p': bits |= kPingPrepost; continue;
+      case 'I': case 'i': bits |= kPingInterval; continue;
+      case 'A': case 'a': bits = kPingConnect | kPingPrepost | kPingInterval; break;
+      default:
+        if (ignored.find(c) == std::string::npos) ignored += c;
+        continue;
+    }
+    break;  // 'A'
   }
-  return false;
+  if (!ignored.empty())
+    *problem = "mod_jk ignores " + Quote(ignored) + " (the letters are C, P, I and A)";
+  return bits;
+}
+
+// jk_util.c jk_get_max_packet_size: rounded up to a multiple of 1024 in
+// mod_jk's int arithmetic (which wraps), then kept within 8192..65536.
+int ModJkPacketSize(int written) {
+  constexpr int kDefault = 8192, kMax = 65536, kAlign = 1024;
+  auto aligned = static_cast<int32_t>((static_cast<uint32_t>(written) + (kAlign - 1)) &
+                                      ~static_cast<uint32_t>(kAlign - 1));
+  if (aligned < kDefault) return kDefault;
+  if (aligned > kMax) return kMax;
+  return aligned;
+}
+
+// The attributes of an ajp13/ajp14 worker (jk_ajp_common.c ajp_validate and
+// ajp_init, jk_ajp14_worker.c, and what jk_lb_worker.c reads of a member).
+// `lb` is the lb worker it is a member of, or empty for a worker of
+// worker.list used on its own. The name, its definition and its type are
+// already checked.
+bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const std::string& lb,
+                   WorkerType type, Member* m) {
+  AttributeReader r(context, name);
+  m->type = WorkerTypeName(context, name);
+  bool ok = true;
+  if (type == WorkerType::kAjp14) {
+    if (r.Find("secretkey") == nullptr) {
+      Report(context, Severity::kError, m->where, "",
+             "ajp14 worker " + Quote(name) + " has no \"worker." + name +
+                 ".secretkey\", which mod_jk requires");
+      ok = false;
+    }
+    const Property* type_key = r.Find("type");
+    Report(context, Severity::kNotice, type_key->where, OriginalKey(*type_key),
+           "ajp14 worker " + Quote(name) + " is spoken to as ajp13: mod_jk's ajp14 adds a "
+           "login handshake that Tomcat no longer implements, so its \"secretkey\" is not "
+           "used");
+  }
+
+  m->host = r.ShortString("host", "localhost");
+  m->port = r.Int("port", type == WorkerType::kAjp14 ? 8011 : 8009);
+  if (m->port < 0 || m->port > 65535)
+    r.Error(*r.Find("port"), "port " + std::to_string(m->port) + " in " +
+                                 Describe(*r.Find("port")) + " is not between 0 and 65535");
+  m->lbfactor = r.AtLeast("lbfactor", 1, 1);
+  if (r.Find("route")) m->route = r.ShortString("route", name);
+  else m->route = r.ShortString("jvm_route", name);
+  m->domain = r.ShortString("domain", "");
+  if (m->domain.empty() && m->route.find('.') != std::string::npos)
+    m->domain = m->route.substr(0, m->route.find('.'));
+  m->redirect = r.ShortString("redirect", "");
+  m->distance = r.Int("distance", 0);
+  if (r.Find("activation"))
+    m->activation = r.Enum("activation", Activation::kActive, ParseActivation);
+  else if (r.Bool("stopped", false)) m->activation = Activation::kStopped;
+  else if (r.Bool("disabled", false)) m->activation = Activation::kDisabled;
+  if (m->port == 0 && m->activation != Activation::kStopped) {
+    r.Warning(*r.Find("port"),
+              "port 0 in " + Describe(*r.Find("port")) +
+                  (lb.empty() ? ": worker " + Quote(name) +
+                                    " cannot be reached, nginx sets it to Stopped"
+                              : ": mod_jk sets member " + Quote(name) + " to Stopped"));
+    m->activation = Activation::kStopped;
+  }
+
+  if (const Property* p = r.Find("fail_on_status")) {
+    for (const std::string& word : SplitList(p->value)) {
+      std::string problem;
+      int status = ParseInt(word, &problem);
+      int64_t code = status < 0 ? -int64_t{status} : status;
+      if (problem.empty() && code >= 100 && code <= 599)
+        m->fail_on_status.push_back(status);
+      else
+        r.Warning(*p, "invalid status " + Quote(word) + " in " + Describe(*p) +
+                          ": not an HTTP status code (or its negative), ignored");
+    }
+  }
+
+  // ajp_init: a CPing timeout of 0 (set or not) becomes ping_timeout when
+  // ping_mode asks for that CPing; so does an interval of 0.
+  m->ping_timeout = r.Int("ping_timeout", 10000);
+  m->ping_mode = r.String("ping_mode", "");
+  int ping_mode = r.Enum("ping_mode", 0, ParsePingMode);
+  m->connect_timeout = r.Int("connect_timeout", 0);
+  if ((ping_mode & kPingConnect) && m->connect_timeout == 0) m->connect_timeout = m->ping_timeout;
+  m->prepost_timeout = r.Int("prepost_timeout", 0);
+  if ((ping_mode & kPingPrepost) && m->prepost_timeout == 0) m->prepost_timeout = m->ping_timeout;
+  m->ping_interval = r.Int("connection_ping_interval", 0);
+  if ((ping_mode & kPingInterval) && m->ping_interval == 0)
+    m->ping_interval = m->ping_timeout / 100;  // ms / 1000 * 10: ten CPong waits, in s
+
+  m->socket_timeout = r.Int("socket_timeout", 0);
+  // In mod_jk's int arithmetic, which wraps.
+  auto seconds_in_ms = static_cast<int32_t>(
+      static_cast<uint32_t>(static_cast<int64_t>(m->socket_timeout) * 1000));
+  m->socket_connect_timeout = r.Int("socket_connect_timeout", seconds_in_ms);
+  m->socket_keepalive = r.Bool("socket_keepalive", false);
+  m->reply_timeout = r.Int("reply_timeout", 0);
+  m->retries = r.AtLeast("retries", 2, 1);
+  m->retry_interval = r.Int("retry_interval", 100);
+  m->recovery_options = r.Int("recovery_options", 0);
+  m->busy_limit = r.Int("busy_limit", 0);
+
+  m->secret = r.String("secret", "");
+  if (const Property* p = r.Find("max_packet_size")) {
+    int written = r.Int("max_packet_size", 8192);
+    m->max_packet_size = ModJkPacketSize(written);
+    if (m->max_packet_size != written)
+      r.Warning(*p, Describe(*p) + " is " + std::to_string(written) +
+                        (written > 65536 && m->max_packet_size != 65536
+                             ? ", so large that mod_jk's rounding overflows"
+                         : written > 65536 ? ", above the maximum"
+                         : written < 8192  ? ", below the minimum"
+                                           : ", not a multiple of 1024") +
+                        ": mod_jk uses " + std::to_string(m->max_packet_size) +
+                        " (Tomcat's packetSize must match)");
+  }
+
+  // jk_get_worker_cache_size: connection_pool_size when it is >= 0, else
+  // the old cachesize, else the web server's default.
+  const Property* pool_key = r.Find("connection_pool_size");
+  if (pool_key) m->pool_size = r.Int("connection_pool_size", -1);
+  if (m->pool_size < 0 && r.Find("cachesize")) {
+    pool_key = r.Find("cachesize");
+    m->pool_size = r.Int("cachesize", -1);
+  }
+  if (m->pool_size == 0)
+    r.Warning(*pool_key, Describe(*pool_key) + " is 0: mod_jk would have no connection for " +
+                             Quote(name) + ", so every request to it would fail; nginx uses "
+                             "its default pool size");
+  if (m->pool_size < 0) m->pool_size = -1;
+  m->pool_minsize = r.Int("connection_pool_minsize", m->pool_size > 0
+                                                         ? (m->pool_size + 1) / 2 : -1);
+  // jk_get_worker_cache_timeout: the same with connection_pool_timeout and
+  // cache_timeout, default 0.
+  m->pool_timeout = r.Find("connection_pool_timeout") ? r.Int("connection_pool_timeout", -1) : -1;
+  if (m->pool_timeout < 0) m->pool_timeout = r.Int("cache_timeout", 0);
+
+  CollectUnused(context, name, type, &m->unused);
+  return ok && r.ok();
 }
 
 // One member of lb worker `lb`, listed in `list` (its balance_workers key).
@@ -187,71 +344,7 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
                Quote(m->type) + ": lb members must be ajp13 or ajp14 workers");
     return false;
   }
-  bool ok = true;
-  if (type == WorkerType::kAjp14 && r.Find("secretkey") == nullptr) {
-    Report(context, Severity::kError, m->where, "",
-           "ajp14 worker " + Quote(name) + " has no \"worker." + name +
-               ".secretkey\", which mod_jk requires");
-    ok = false;
-  }
-
-  m->host = r.ShortString("host", "localhost");
-  m->port = r.Int("port", type == WorkerType::kAjp14 ? 8011 : 8009);
-  if (m->port < 0 || m->port > 65535)
-    r.Error(*r.Find("port"), "port " + std::to_string(m->port) + " in " +
-                                 Describe(*r.Find("port")) + " is not between 0 and 65535");
-  m->lbfactor = r.AtLeast("lbfactor", 1, 1);
-  if (r.Find("route")) m->route = r.ShortString("route", name);
-  else m->route = r.ShortString("jvm_route", name);
-  m->domain = r.ShortString("domain", "");
-  if (m->domain.empty() && m->route.find('.') != std::string::npos)
-    m->domain = m->route.substr(0, m->route.find('.'));
-  m->redirect = r.ShortString("redirect", "");
-  m->distance = r.Int("distance", 0);
-  if (r.Find("activation"))
-    m->activation = r.Enum("activation", Activation::kActive, ParseActivation);
-  else if (r.Bool("stopped", false)) m->activation = Activation::kStopped;
-  else if (r.Bool("disabled", false)) m->activation = Activation::kDisabled;
-  if (m->port == 0 && m->activation != Activation::kStopped) {
-    r.Warning(*r.Find("port"), "port 0 in " + Describe(*r.Find("port")) +
-                                   ": mod_jk sets member " + Quote(name) + " to Stopped");
-    m->activation = Activation::kStopped;
-  }
-
-  if (const Property* p = r.Find("fail_on_status")) {
-    for (const std::string& word : SplitList(p->value)) {
-      std::string problem;
-      int status = ParseInt(word, &problem);
-      int64_t code = status < 0 ? -int64_t{status} : status;
-      if (problem.empty() && code >= 100 && code <= 599)
-        m->fail_on_status.push_back(status);
-      else
-        r.Warning(*p, "invalid status " + Quote(word) + " in " + Describe(*p) +
-                          ": not an HTTP status code (or its negative), ignored");
-    }
-  }
-
-  m->ping_timeout = r.Int("ping_timeout", 10000);
-  m->ping_mode = r.String("ping_mode", "");
-  m->connect_timeout = r.Int("connect_timeout", 0);
-  if (r.Find("connect_timeout") == nullptr && HasPingMode(m->ping_mode, 'C'))
-    m->connect_timeout = m->ping_timeout;
-  m->prepost_timeout = r.Int("prepost_timeout", 0);
-  if (r.Find("prepost_timeout") == nullptr && HasPingMode(m->ping_mode, 'P'))
-    m->prepost_timeout = m->ping_timeout;
-  m->socket_timeout = r.Int("socket_timeout", 0);
-  // In mod_jk's int arithmetic, which wraps.
-  auto seconds_in_ms = static_cast<int32_t>(
-      static_cast<uint32_t>(static_cast<int64_t>(m->socket_timeout) * 1000));
-  m->socket_connect_timeout = r.Int("socket_connect_timeout", seconds_in_ms);
-  m->reply_timeout = r.Int("reply_timeout", 0);
-  m->retries = r.AtLeast("retries", 2, 1);
-  m->retry_interval = r.Int("retry_interval", 100);
-  m->recovery_options = r.Int("recovery_options", 0);
-  m->busy_limit = r.Int("busy_limit", 0);
-
-  CollectUnused(context, name, type, &m->unused);
-  return ok && r.ok();
+  return ReadAjpWorker(context, name, lb, type, m);
 }
 
 // Where a member's route came from, for the duplicate-route message.
@@ -344,6 +437,11 @@ bool BuildBalancer(const WorkerContext& context, const std::string& name, Balanc
                    ", mod_jk ignores it");
   }
 
+  // jk_lb_worker.c init: the lb's secret goes to the members without one.
+  const std::string secret = r.String("secret", "");
+  for (Member& m : b->members)
+    if (m.secret.empty()) m.secret = secret;
+
   b->sticky_session = r.Bool("sticky_session", true);
   b->sticky_session_force = r.Bool("sticky_session_force", false);
   b->method = r.Enum("method", Method::kRequest, ParseMethod);
@@ -363,6 +461,22 @@ bool BuildBalancer(const WorkerContext& context, const std::string& name, Balanc
   return ok && r.ok();
 }
 
+bool BuildSingle(const WorkerContext& context, const std::string& name, Balancer* b) {
+  b->name = name;
+  b->single = true;
+  b->where = WorkerLocation(context, name);
+  Member m;
+  m.name = name;
+  m.where = b->where;
+  bool ok = CheckNameLength(context, name) &&
+            ReadAjpWorker(context, name, "", ParseWorkerType(WorkerTypeName(context, name)), &m);
+  // mod_jk reads activation only for lb members: a worker mounted on its own
+  // serves whatever its `activation` says (port 0 still stops it).
+  if (m.port != 0) m.activation = Activation::kActive;
+  b->members.push_back(std::move(m));
+  return ok;
+}
+
 void CheckListedWorker(const WorkerContext& context, const std::string& name) {
   if (!CheckNameLength(context, name)) return;
   AttributeReader r(context, name);
@@ -376,10 +490,6 @@ void CheckListedWorker(const WorkerContext& context, const std::string& name) {
   }
   if (type == WorkerType::kStatus || type == WorkerType::kLb) return;
   r.ShortString("host", "localhost");
-  if (type == WorkerType::kAjp14 && r.Find("secretkey") == nullptr)
-    Report(context, Severity::kError, WorkerLocation(context, name), "",
-           "ajp14 worker " + Quote(name) + " has no \"worker." + name +
-               ".secretkey\", which mod_jk requires");
 }
 
 void CheckAttributesApply(const WorkerContext& context, const std::string& name) {

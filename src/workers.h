@@ -1,4 +1,5 @@
-// Builds lb workers and their members from the property map, checking what
+// Builds lb workers and their members, and the one-member balancers of the
+// ajp13/ajp14 workers of worker.list, from the property map, checking what
 // mod_jk's lb and ajp workers check when Apache starts (jk_lb_worker.c
 // validate/init, jk_ajp_common.c, jk_worker.c), and reading every value the
 // way mod_jk does (values.h).
@@ -42,8 +43,15 @@ bool IsDefined(const WorkerContext& context, const std::string& name);
 bool BuildBalancer(const WorkerContext& context, const std::string& name,
                    Balancer* balancer);
 
-// The checks mod_jk makes on a worker of worker.list that is not an lb:
-// known type, name and host lengths, secretkey for ajp14.
+// Fills *balancer with a one-member balancer (Balancer::single) made from
+// worker.NAME.*, a defined ajp13/ajp14 worker of worker.list, read as mod_jk
+// reads such a worker; the lb attributes keep their defaults. Problems go to
+// context.diagnostics; returns false when one is an error.
+bool BuildSingle(const WorkerContext& context, const std::string& name, Balancer* balancer);
+
+// The checks mod_jk makes on a worker of worker.list that is neither an lb
+// nor a defined ajp13/ajp14 worker (BuildSingle reads those): known type,
+// name and host lengths.
 void CheckListedWorker(const WorkerContext& context, const std::string& name);
 
 // Warns about attributes that mod_jk does not read for the worker's type

@@ -1,7 +1,7 @@
 // The numbers of AJP/1.3: packet magics and prefix codes, attribute codes,
 // and the tables that turn HTTP methods and header names into one-byte or
-// two-byte codes (and back, for response headers). The values are those of
-// Tomcat's org.apache.coyote.ajp.Constants and mod_jk's jk_ajp_common.h.
+// two-byte codes (and back, for response headers). Tomcat and mod_jk use
+// the same values.
 #ifndef STICKY_AJP_CODES_H
 #define STICKY_AJP_CODES_H
 

@@ -210,10 +210,10 @@ std::size_t FinishRequest(unsigned char* buf, std::size_t len, sticky_str_t rout
   return size;
 }
 
-// The end of the body: Tomcat (AjpProcessor.receive) takes a packet with
-// payload length 0 or with data length 0 as the end. mod_jk sends the
-// 4-byte form 12 34 00 00; we send 12 34 00 02 00 00, a body packet like
-// any other, so that every body header has STICKY_AJP_BODY_OVERHEAD bytes.
+// The end of the body: Tomcat takes a packet with payload length 0, or with
+// data length 0, as the end. mod_jk sends the 4-byte form 12 34 00 00; we
+// send 12 34 00 02 00 00, a body packet like any other, so that every body
+// header has STICKY_AJP_BODY_OVERHEAD bytes.
 void BodyHeader(unsigned char* out, std::size_t len) noexcept {
   PutInt16(out, kToContainer);
   PutInt16(out + 2, len + 2);

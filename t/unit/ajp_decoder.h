@@ -1,8 +1,8 @@
 // A test-only reader of the FORWARD_REQUEST packets the codec writes, the
-// way Tomcat's AjpProcessor.prepareRequest() reads them, and the decoded
-// form a request must have according to the protocol's rules (written here
-// independently of src/ajp/). Both print as one text, so a test or a fuzz
-// target compares Describe(Decode(packet)) with Describe(Expect(request)).
+// way Tomcat reads them, and the decoded form a request must have by the
+// protocol's rules (written here independently of src/ajp/). Both print as
+// one text, so a test or a fuzz target compares Describe(Decode(packet))
+// with Describe(Expect(request)).
 // Shared by t/unit/ajp_codec_test.cc and fuzz/ajp_request_fuzz.cc.
 #ifndef STICKY_T_UNIT_AJP_DECODER_H
 #define STICKY_T_UNIT_AJP_DECODER_H
@@ -38,8 +38,8 @@ struct ForwardRequest {
   std::vector<Field> attributes;
 };
 
-// Methods and request header names with their codes, from Tomcat's
-// Constants.methodTransArray and headerTransArray (code = index + 1).
+// Methods and request header names with their codes, as Tomcat numbers
+// them.
 inline const std::vector<std::pair<std::string, unsigned>>& MethodCodes() {
   static const std::vector<std::pair<std::string, unsigned>> codes = {
       {"OPTIONS", 1},   {"GET", 2},          {"HEAD", 3},         {"POST", 4},

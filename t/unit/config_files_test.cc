@@ -10,7 +10,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::Pair;
 
 TEST_F(ConfigTest, DebianWorkersProperties) {
   LoadFile("../data/debian-workers.properties");
@@ -28,15 +27,24 @@ TEST_F(ConfigTest, DebianWorkersProperties) {
   const Balancer* b = SelectBalancer(config_, "", &error);
   ASSERT_NE(nullptr, b) << error;
   EXPECT_EQ("loadbalancer", b->name);
+  // What Apache mounts: the ajp13 worker of worker.list, on its own.
+  ASSERT_EQ(1u, config_.singles.size());
+  b = SelectBalancer(config_, "ajp13_worker", &error);
+  ASSERT_NE(nullptr, b) << error;
+  EXPECT_TRUE(b->single);
+  EXPECT_EQ("ajp13_worker", b->name);
+  ASSERT_EQ(1u, b->members.size());
+  EXPECT_EQ("localhost", b->members[0].host);
+  EXPECT_EQ(8009, b->members[0].port);
+  EXPECT_EQ("ajp13_worker", b->members[0].route);
+  EXPECT_TRUE(b->sticky_session);
 }
 
 TEST_F(ConfigTest, ModJkSampleConfFile) {
   LoadFile("../data/mod_jk-conf-workers.properties");
   EXPECT_TRUE(config_.ok());
   EXPECT_THAT(Warnings(), IsEmpty());
-  EXPECT_THAT(Notices(), ElementsAre(HasSubstr("worker.template.socket_keepalive"),
-                                     HasSubstr("worker.template.connection_pool_minsize"),
-                                     HasSubstr("worker.template.connection_pool_timeout")));
+  EXPECT_THAT(Notices(), IsEmpty());  // ajp_pass reads the pool and keepalive attributes
   EXPECT_THAT(config_.worker_list, ElementsAre("jk-status", "jk-manager", "balancer"));
   const Balancer& lb = Lb("balancer");
   EXPECT_EQ(0, lb.error_escalation_time);
@@ -52,9 +60,13 @@ TEST_F(ConfigTest, ModJkSampleConfFile) {
   EXPECT_EQ(10000, node2.prepost_timeout);
   EXPECT_EQ(300000, node2.reply_timeout);
   EXPECT_EQ(3, node2.recovery_options);
-  EXPECT_THAT(node2.unused, ElementsAre(Pair("socket_keepalive", "true"),
-                                        Pair("connection_pool_minsize", "0"),
-                                        Pair("connection_pool_timeout", "600")));
+  EXPECT_EQ(100, node2.ping_interval);  // ping_mode A: ping_timeout / 100 seconds
+  EXPECT_TRUE(node2.socket_keepalive);
+  EXPECT_EQ(-1, node2.pool_size);  // mod_jk: Apache's threads per child
+  EXPECT_EQ(0, node2.pool_minsize);
+  EXPECT_EQ(600, node2.pool_timeout);
+  EXPECT_THAT(node2.unused, IsEmpty());
+  EXPECT_THAT(config_.singles, IsEmpty());  // worker.list: two status workers and the lb
   EXPECT_EQ(8109, MemberOf("balancer", "node1").port);
 }
 
@@ -62,12 +74,22 @@ TEST_F(ConfigTest, ModJkHowtoSample) {
   LoadFile("../data/mod_jk-howto-sample.properties");
   EXPECT_TRUE(config_.ok());
   EXPECT_THAT(Warnings(), IsEmpty());
-  EXPECT_EQ(4u, Notices().size());  // connection_pool_timeout, socket_keepalive x2
+  EXPECT_THAT(Notices(), IsEmpty());
   EXPECT_THAT(MemberNames("lbworker"), ElementsAre("node1", "node2"));
   EXPECT_EQ(8109, MemberOf("lbworker", "node1").port);
   EXPECT_EQ(8209, MemberOf("lbworker", "node2").port);
+  EXPECT_EQ(600, MemberOf("lbworker", "node1").pool_timeout);
+  EXPECT_TRUE(MemberOf("lbworker", "node2").socket_keepalive);
   std::string error;
   EXPECT_EQ("lbworker", SelectBalancer(config_, "", &error)->name);
+  // The members are listed too: each can be used on its own.
+  ASSERT_EQ(2u, config_.singles.size());
+  const Balancer* node2 = SelectBalancer(config_, "node2", &error);
+  ASSERT_NE(nullptr, node2) << error;
+  EXPECT_TRUE(node2->single);
+  ASSERT_EQ(1u, node2->members.size());
+  EXPECT_EQ(8209, node2->members[0].port);
+  EXPECT_EQ(600, node2->members[0].pool_timeout);
 }
 
 TEST_F(ConfigTest, ModJkHowtoTwoStageReferences) {
@@ -136,7 +158,12 @@ TEST_F(ConfigTest, OurExampleLoadsWithoutErrorsOrWarnings) {
   for (const char* name : {"tomcat1", "tomcat2", "tomcat3"}) {
     const Member& m = MemberOf("cluster", name);
     EXPECT_EQ(name, m.route);
-    EXPECT_EQ(8080, m.port) << "the HTTP connector, not AJP";
+    EXPECT_EQ(8009, m.port) << "the AJP connector, as in a mod_jk file";
+    EXPECT_EQ("change-me", m.secret);
+    EXPECT_EQ(65536, m.max_packet_size);
+    EXPECT_TRUE(m.socket_keepalive);
+    EXPECT_EQ(5000, m.connect_timeout);
+    EXPECT_EQ(0, m.prepost_timeout);
   }
   EXPECT_EQ("10.0.0.12", MemberOf("cluster", "tomcat2").host);
   EXPECT_EQ(Activation::kDisabled, MemberOf("cluster", "tomcat3").activation);

@@ -20,32 +20,36 @@ std::string S(const char* text) { return text; }
 // --- attributes nginx does not use ---------------------------------------------
 
 TEST_F(ConfigTest, AjpOnlyAttributesAreKeptWithANotice) {
-  Load(S(kTwoMembers) + "worker.n1.connection_pool_size=10\nworker.n1.secret=s3\n"
-                        "worker.n1.socket_keepalive=true\nworker.lb.secret=s4\n"
-                        "worker.n1.ping_mode=A\n");
+  Load(S(kTwoMembers) + "worker.n1.source=10.0.0.1\nworker.n1.secret=s3\n"
+                        "worker.n1.socket_buffer=65536\nworker.lb.secret=s4\n"
+                        "worker.n1.connection_acquire_timeout=500\nworker.n1.ping_mode=A\n"
+                        "worker.n1.prefer_ipv6=true\n");
   EXPECT_THAT(MemberOf("lb", "n1").unused,
-              ElementsAre(Pair("connection_pool_size", "10"), Pair("secret", "s3"),
-                          Pair("socket_keepalive", "true")));
-  EXPECT_THAT(Lb("lb").unused, ElementsAre(Pair("secret", "s4")));
-  EXPECT_THAT(Notices(), ElementsAre("\"worker.n1.connection_pool_size\" is not used by nginx",
-                                     "\"worker.n1.secret\" is not used by nginx",
-                                     "\"worker.n1.socket_keepalive\" is not used by nginx",
-                                     "\"worker.lb.secret\" is not used by nginx"));
+              ElementsAre(Pair("source", "10.0.0.1"), Pair("socket_buffer", "65536"),
+                          Pair("connection_acquire_timeout", "500"),
+                          Pair("prefer_ipv6", "true")));
+  EXPECT_THAT(Lb("lb").unused, IsEmpty());  // its secret goes to the members
+  EXPECT_THAT(Notices(),
+              ElementsAre("\"worker.n1.source\" is not used by nginx",
+                          "\"worker.n1.socket_buffer\" is not used by nginx",
+                          "\"worker.n1.connection_acquire_timeout\" is not used by nginx",
+                          "\"worker.n1.prefer_ipv6\" is not used by nginx"));
   EXPECT_EQ("A", MemberOf("lb", "n1").ping_mode);  // kept in the model
+  EXPECT_EQ("s3", MemberOf("lb", "n1").secret);
   EXPECT_TRUE(config_.ok());
   EXPECT_THAT(Warnings(), IsEmpty());
 }
 
 TEST_F(ConfigTest, InheritedUnusedAttributeIsNoticedOnceAtTheTemplate) {
   Load(S(kTwoMembers) + "worker.n1.reference=worker.t\nworker.n2.reference=worker.t\n"
-                        "worker.t.connection_pool_timeout=600\n");
-  EXPECT_THAT(MemberOf("lb", "n2").unused, ElementsAre(Pair("connection_pool_timeout", "600")));
-  ASSERT_THAT(Notices(), ElementsAre("\"worker.t.connection_pool_timeout\" is not used by nginx"));
+                        "worker.t.socket_buffer=65536\n");
+  EXPECT_THAT(MemberOf("lb", "n2").unused, ElementsAre(Pair("socket_buffer", "65536")));
+  ASSERT_THAT(Notices(), ElementsAre("\"worker.t.socket_buffer\" is not used by nginx"));
   EXPECT_EQ(8u, config_.diagnostics[0].where.line);
 }
 
 TEST_F(ConfigTest, UnusedWorkersGetNoNotice) {
-  Load(S(kTwoMembers) + "worker.other.connection_pool_size=5\n");
+  Load(S(kTwoMembers) + "worker.other.source=10.0.0.1\n");
   EXPECT_THAT(Notices(), IsEmpty());
 }
 
@@ -173,8 +177,11 @@ TEST_F(ConfigTest, SelectByName) {
   ASSERT_NE(nullptr, b);
   EXPECT_EQ("b", b->name);
   EXPECT_EQ(nullptr, SelectBalancer(config_, "c", &error));
-  EXPECT_EQ("no lb worker \"c\" in w.properties (lb workers: lb, b)", error);
+  EXPECT_EQ("no lb, ajp13 or ajp14 worker \"c\" in w.properties (lb workers: lb, b)", error);
   EXPECT_EQ(nullptr, SelectBalancer(config_, "n1", &error));
+  EXPECT_EQ("ajp13 worker \"n1\" in w.properties is not in \"worker.list\": add it there to "
+            "use it on its own (lb workers: lb, b)",
+            error);
   EXPECT_EQ(nullptr, SelectBalancer(config_, "s", &error));
   EXPECT_EQ("worker \"s\" in w.properties is not an lb worker but status (lb workers: lb, b)",
             error);
@@ -200,11 +207,15 @@ TEST_F(ConfigTest, SelectTheOnlyLbEvenUnlisted) {
 
 TEST_F(ConfigTest, SelectFailsWithNoOrSeveralUnlistedLbs) {
   std::string error;
-  Load("worker.list=x\nworker.x.port=1\n");
+  Load("worker.list=s\nworker.s.type=status\nworker.x.port=1\n");
   EXPECT_EQ(nullptr, SelectBalancer(config_, "", &error));
-  EXPECT_EQ("no lb worker in w.properties", error);
+  EXPECT_EQ("no lb worker in w.properties, and no ajp13 or ajp14 worker in its "
+            "\"worker.list\"",
+            error);
   EXPECT_EQ(nullptr, SelectBalancer(config_, "lb", &error));
-  EXPECT_EQ("no lb worker \"lb\" in w.properties (w.properties has no usable lb worker)", error);
+  EXPECT_EQ("no lb, ajp13 or ajp14 worker \"lb\" in w.properties (w.properties has no usable "
+            "lb worker and no ajp13 or ajp14 worker in \"worker.list\")",
+            error);
   Load("worker.a.type=lb\nworker.a.balance_workers=x\nworker.b.type=lb\n"
        "worker.b.balance_workers=x\nworker.x.port=1\n");
   EXPECT_EQ(nullptr, SelectBalancer(config_, "", &error));
