@@ -343,6 +343,20 @@ TEST_F(ConfigTest, AnLbWorkerComesFirst) {
   EXPECT_TRUE(b->single);
 }
 
+TEST_F(ConfigTest, AWorkerOnItsOwnIgnoresActivationAsModJkDoes) {
+  Load("worker.list=solo,off\n"
+       "worker.solo.port=8009\n"
+       "worker.solo.activation=D\n"
+       "worker.off.port=0\n");
+  std::string error;
+  const Balancer* solo = SelectBalancer(config_, "solo", &error);
+  ASSERT_NE(nullptr, solo) << error;
+  EXPECT_EQ(Activation::kActive, solo->members[0].activation);
+  const Balancer* off = SelectBalancer(config_, "off", &error);
+  ASSERT_NE(nullptr, off) << error;
+  EXPECT_EQ(Activation::kStopped, off->members[0].activation);  // port 0
+}
+
 TEST_F(ConfigTest, ListedMemberIsAlsoASingleOfItsOwn) {
   Load(S(kTwoMembers) + "worker.list=n1\nworker.lb.secret=lbsecret\nworker.n1.lbfactor=4\n"
                         "worker.n1.max_packet_size=9000\n");
