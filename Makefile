@@ -27,10 +27,11 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 
 # tomcat10-user + a JDK: the real Tomcat cluster of `make demo` and the tests;
 # libapache2-mod-jk: its shipped workers.properties is a test input;
+# openssl: the AJP TLS tests make their certificates;
 # chromium: the status page's browser test (driven by playwright-core from
 # npm, with the machine's node >= 20).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
-              libapache2-mod-jk perl curl tomcat10-user default-jdk-headless \
+              libapache2-mod-jk perl curl openssl tomcat10-user default-jdk-headless \
               chromium
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop

@@ -17,7 +17,8 @@ use StickyTest qw(lb_properties);
 use AjpBackend qw(start_ajp_backend);
 
 for my $tool (qw(openssl curl)) {
-    plan skip_all => "$tool is not installed" if system("command -v $tool >/dev/null 2>&1");
+    die "$tool is not installed (make deps installs it)\n"
+        if system("command -v $tool >/dev/null 2>&1");
 }
 
 my $t = StickyTest->new;
