@@ -20,6 +20,9 @@ static ngx_int_t ngx_http_sticky_ajp_headers_in(ngx_http_request_t *r,
     const u_char *start);
 static ngx_int_t ngx_http_sticky_ajp_header(ngx_http_request_t *r,
     sticky_str_t *name, sticky_str_t *value);
+static int ngx_http_sticky_ajp_body_event(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, u_char **pos, u_char *last,
+    sticky_ajp_event_t *ev);
 static void ngx_http_sticky_ajp_received(ngx_http_request_t *r,
     ngx_http_sticky_ajp_ctx_t *ctx, size_t len);
 static void ngx_http_sticky_ajp_end(ngx_http_request_t *r,
@@ -353,13 +356,71 @@ ngx_http_sticky_ajp_input_filter_init(void *data)
 }
 
 
+/*
+ * The next event of the response body in [*pos, last), all but its data
+ * handled here; *pos is moved past what was read. After END_RESPONSE, or
+ * a broken packet, the rest of the input is dropped.
+ */
+static int
+ngx_http_sticky_ajp_body_event(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, u_char **pos, u_char *last,
+    sticky_ajp_event_t *ev)
+{
+    sticky_error_t        err;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (ctx->state == NGX_HTTP_STICKY_AJP_DONE) {
+        ngx_http_sticky_ajp_end(r, ctx, 0, 1);
+        *pos = last;
+        return STICKY_AJP_EV_END;
+    }
+
+    sticky_ajp_stream_next(&ctx->stream, *pos, last - *pos, ev, &err);
+    *pos += ev->used;
+
+    switch (ev->event) {
+
+    case STICKY_AJP_EV_DATA:
+        ngx_http_sticky_ajp_received(r, ctx, ev->data.len);
+        break;
+
+    case STICKY_AJP_EV_GET_BODY:
+        ngx_http_sticky_ajp_want_body(r, ctx, ev->requested);
+        break;
+
+    case STICKY_AJP_EV_END:
+        ngx_http_sticky_ajp_end(r, ctx, ev->reuse, *pos != last);
+        *pos = last;
+        break;
+
+    case STICKY_AJP_EV_ERROR:
+        /* nginx closes both ends: the client's answer is cut short */
+        ngx_http_sticky_ajp_invalid(r, ctx, err.message);
+        u->error = 1;
+
+        if (u->buffering) {
+            u->pipe->upstream_error = 1;
+        }
+
+        *pos = last;
+        break;
+
+    default:    /* MORE, FLUSH */
+        break;
+    }
+
+    return ev->event;
+}
+
+
 /* Buffered: the body's data become shadows of the pipe's buffer. */
 ngx_int_t
 ngx_http_sticky_ajp_input_filter(ngx_event_pipe_t *p, ngx_buf_t *buf)
 {
     ngx_buf_t                  *b, **prev;
     ngx_chain_t                *cl;
-    sticky_error_t              err;
     ngx_http_request_t         *r;
     sticky_ajp_event_t          ev;
     ngx_http_sticky_ajp_ctx_t  *ctx;
@@ -376,69 +437,39 @@ ngx_http_sticky_ajp_input_filter(ngx_event_pipe_t *p, ngx_buf_t *buf)
 
     while (buf->pos < buf->last) {
 
-        if (ctx->state == NGX_HTTP_STICKY_AJP_DONE) {
-            ngx_http_sticky_ajp_end(r, ctx, 0, 1);
-            buf->pos = buf->last;
-            break;
+        if (ngx_http_sticky_ajp_body_event(r, ctx, &buf->pos, buf->last, &ev)
+            != STICKY_AJP_EV_DATA)
+        {
+            continue;
         }
 
-        sticky_ajp_stream_next(&ctx->stream, buf->pos, buf->last - buf->pos,
-                               &ev, &err);
-        buf->pos += ev.used;
-
-        switch (ev.event) {
-
-        case STICKY_AJP_EV_DATA:
-            cl = ngx_chain_get_free_buf(p->pool, &p->free);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            b = cl->buf;
-            ngx_memzero(b, sizeof(ngx_buf_t));
-
-            b->pos = (u_char *) ev.data.data;
-            b->last = b->pos + ev.data.len;
-            b->start = buf->start;
-            b->end = buf->end;
-            b->tag = p->tag;
-            b->temporary = 1;
-            b->recycled = 1;
-            b->num = buf->num;
-
-            *prev = b;
-            prev = &b->shadow;
-
-            if (p->in) {
-                *p->last_in = cl;
-            } else {
-                p->in = cl;
-            }
-
-            p->last_in = &cl->next;
-
-            ngx_http_sticky_ajp_received(r, ctx, ev.data.len);
-            break;
-
-        case STICKY_AJP_EV_GET_BODY:
-            ngx_http_sticky_ajp_want_body(r, ctx, ev.requested);
-            break;
-
-        case STICKY_AJP_EV_END:
-            ngx_http_sticky_ajp_end(r, ctx, ev.reuse, buf->pos != buf->last);
-            buf->pos = buf->last;
-            break;
-
-        case STICKY_AJP_EV_ERROR:
-            /* a broken reply: nginx closes both ends (the headers are out) */
-            ngx_http_sticky_ajp_invalid(r, ctx, err.message);
-            p->upstream_error = 1;
-            buf->pos = buf->last;
-            break;
-
-        default:    /* MORE, FLUSH */
-            break;
+        cl = ngx_chain_get_free_buf(p->pool, &p->free);
+        if (cl == NULL) {
+            return NGX_ERROR;
         }
+
+        b = cl->buf;
+        ngx_memzero(b, sizeof(ngx_buf_t));
+
+        b->pos = (u_char *) ev.data.data;
+        b->last = b->pos + ev.data.len;
+        b->start = buf->start;
+        b->end = buf->end;
+        b->tag = p->tag;
+        b->temporary = 1;
+        b->recycled = 1;
+        b->num = buf->num;
+
+        *prev = b;
+        prev = &b->shadow;
+
+        if (p->in) {
+            *p->last_in = cl;
+        } else {
+            p->in = cl;
+        }
+
+        p->last_in = &cl->next;
     }
 
     if (b) {
@@ -465,7 +496,6 @@ ngx_http_sticky_ajp_non_buffered_filter(void *data, ssize_t bytes)
     u_char                     *pos, *last;
     ngx_buf_t                  *b;
     ngx_chain_t                *cl, **ll;
-    sticky_error_t              err;
     sticky_ajp_event_t          ev;
     ngx_http_upstream_t        *u;
     ngx_http_sticky_ajp_ctx_t  *ctx;
@@ -483,52 +513,26 @@ ngx_http_sticky_ajp_non_buffered_filter(void *data, ssize_t bytes)
 
     while (pos < last) {
 
-        if (ctx->state == NGX_HTTP_STICKY_AJP_DONE) {
-            ngx_http_sticky_ajp_end(r, ctx, 0, 1);
-            break;
+        if (ngx_http_sticky_ajp_body_event(r, ctx, &pos, last, &ev)
+            != STICKY_AJP_EV_DATA)
+        {
+            continue;
         }
 
-        sticky_ajp_stream_next(&ctx->stream, pos, last - pos, &ev, &err);
-        pos += ev.used;
-
-        switch (ev.event) {
-
-        case STICKY_AJP_EV_DATA:
-            cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
-            if (cl == NULL) {
-                return NGX_ERROR;
-            }
-
-            b = cl->buf;
-            b->flush = 1;
-            b->memory = 1;
-            b->pos = (u_char *) ev.data.data;
-            b->last = b->pos + ev.data.len;
-            b->tag = u->output.tag;
-
-            *ll = cl;
-            ll = &cl->next;
-
-            ngx_http_sticky_ajp_received(r, ctx, ev.data.len);
-            break;
-
-        case STICKY_AJP_EV_GET_BODY:
-            ngx_http_sticky_ajp_want_body(r, ctx, ev.requested);
-            break;
-
-        case STICKY_AJP_EV_END:
-            ngx_http_sticky_ajp_end(r, ctx, ev.reuse, pos != last);
-            break;
-
-        case STICKY_AJP_EV_ERROR:
-            ngx_http_sticky_ajp_invalid(r, ctx, err.message);
-            u->keepalive = 0;
-            u->error = 1;
-            return NGX_OK;
-
-        default:    /* MORE, FLUSH */
-            break;
+        cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+        if (cl == NULL) {
+            return NGX_ERROR;
         }
+
+        b = cl->buf;
+        b->flush = 1;
+        b->memory = 1;
+        b->pos = (u_char *) ev.data.data;
+        b->last = b->pos + ev.data.len;
+        b->tag = u->output.tag;
+
+        *ll = cl;
+        ll = &cl->next;
     }
 
     return NGX_OK;
