@@ -17,6 +17,12 @@
 #   5. the node is restarted: it is usable again within recover_time + 1 s
 #      (the status page), new carts reach it, and its old carts are served
 #      by it again, complete.
+#
+# The steps t/30 tells as well are TomcatTest's, with their assertions
+# (browser_fills_cart, new_carts_by_weight, kill_busiest_while_shopping,
+# carts_after_kill, restart_victim, new_carts_reach_again); this file has
+# what is AJP's own: the front, the workers file, the form POST, the
+# session in the URL, error.log over AJP, the status page at the restart.
 
 use strict;
 use warnings;
@@ -27,11 +33,11 @@ use Digest::MD5 qw(md5_hex);
 use Time::HiRes qw(sleep time);
 use StickyTest qw(header);
 use StickyStatus qw(status_json worker);
-use TomcatTest qw(uniq front_conf uri_escape);
+use TomcatTest qw(front_conf uri_escape random_seed cluster_nodes lb_worker browser_fills_cart
+                  new_carts_by_weight kill_busiest_while_shopping carts_after_kill
+                  restart_victim new_carts_reach_again);
 
-my $SEED = $ENV{STICKY_SEED} // (time ^ $$) & 0xffff;
-srand $SEED;
-note "random order seed $SEED (STICKY_SEED=$SEED repeats it)";
+my $SEED = random_seed();
 
 my $T0 = time;
 my $t = StickyTest->new;
@@ -43,14 +49,10 @@ my $front = $t->port('front');
 my $SECRET = 'cart-' . substr(md5_hex("$$ " . time), 0, 16);
 my $cluster = TomcatTest::Cluster->start($t->dir . '/cluster', nodes => 3, manager => 'backup',
                                          ajp_secret => $SECRET, packet_size => 65536);
-note sprintf 'cluster up in %.1f s', $cluster->start_seconds;
-my @nodes = map { $cluster->route($_) } 1 .. 3;
-is_deeply(\@nodes, [qw(tomcat1 tomcat2 tomcat3)], 'three nodes, jvmRoute tomcat1..3');
+my @nodes = cluster_nodes($cluster);
 
 my $workers = $cluster->workers(ajp => 1);
-my ($lb) = $workers =~ /^worker\.list=(\S+)$/m;
-ok(defined $lb && $workers =~ /^worker\.\Q$lb\E\.type=lb$/m,
-   'cluster.sh workers --ajp writes an lb worker in worker.list') or BAIL_OUT($workers);
+my $lb = lb_worker($workers, 'cluster.sh workers --ajp');
 my @file_bad;
 for my $n (1 .. 3) {
     my $w = "worker.tomcat$n";
@@ -72,64 +74,22 @@ $t->run($front);
 
 # --- 1. one browser, 20 books ---------------------------------------------------------
 
-my $browser = TomcatTest::Client->new($t, $front, 'browser');
-my $page = $browser->get('/');
-is($page->{status}, 200, 'browser: the cart page is served over AJP') or diag $page->{raw};
-like($page->{node}, qr/^tomcat[123]$/, 'browser: the page names the node that answered');
-my $home = $page->{node};
-my $sid = $browser->session // '';
-like($sid, qr/^[0-9A-F]{32}\.\Q$home\E$/, "browser: Tomcat's session id ends in .$home")
-    or diag $page->{raw};
-is($page->{session}, $sid, 'browser: the page shows the session of the cookie');
-
-my @browser_books = map { "Book $_ of the browser" } 1 .. 19;
-splice @browser_books, 9, 0, 'Café Tomcat';    # UTF-8, in a POST body
-my (%b_node, %b_session, %b_status, $b_count_ok, $b_worker_ok) = ();
-$b_count_ok = $b_worker_ok = 1;
-for my $i (0 .. $#browser_books) {
-    my $r;
-    if ($browser_books[$i] =~ /Café/) {
-        # the page's form: POST, 303 back to /, then the page
-        $r = $browser->post_add($browser_books[$i]);
-        is($r->{status}, 303, 'browser: the form POST is answered 303 (Post/Redirect/Get)');
-        like(header($r, 'Location'), qr{/$}, '... to the cart page');
-        $r = $browser->get('/');
-        like($r->{body}, qr{<li>Café Tomcat</li>}, 'browser: the page lists the book posted in UTF-8');
-        my $j = $browser->cart;
-        $r->{books} = $j->{books};
-    } else {
-        $r = $browser->add($browser_books[$i]);
-    }
-    $b_status{$r->{status}}++;
-    $b_node{$r->{node}}++;
-    $b_session{$r->{session}}++;
-    $b_count_ok = 0 unless ref $r->{books} && @{$r->{books}} == $i + 1;
-    $b_worker_ok = 0 unless $r->{worker} eq $r->{node};
-}
-is_deeply(\%b_status, { 200 => 20 }, 'browser: 20 books added, every answer 200');
-is_deeply(\%b_node, { $home => 20 }, "browser: every add answered by $home");
-is_deeply(\%b_session, { $sid => 20 }, 'browser: one session for all 20');
-ok($b_count_ok, 'browser: the cart grows by one book per add');
-ok($b_worker_ok, '$sticky_worker names the node that answered');
-my $r = $browser->cart;
-is($r->{node}, $home, "browser: /cart.json from $home");
-is_deeply($r->{books}, \@browser_books, 'browser: /cart.json lists all 20 books in order');
-is($browser->session, $sid, 'browser: the session id never changed');
+# The UTF-8 book by the page's form: POST, 303 back to /, then the page.
+my $browser = browser_fills_cart($t, $front, over => 'AJP', add_utf8 => sub {
+    my ($browser, $book) = @_;    # in a POST body
+    my $r = $browser->post_add($book);
+    is($r->{status}, 303, 'browser: the form POST is answered 303 (Post/Redirect/Get)');
+    like(header($r, 'Location'), qr{/$}, '... to the cart page');
+    $r = $browser->get('/');
+    like($r->{body}, qr{<li>\Q$book\E</li>}, 'browser: the page lists the book posted in UTF-8');
+    $r->{books} = $browser->cart->{books};
+    return $r;
+});
 
 # --- 2. 150 new carts ------------------------------------------------------------------------
 
 my $NEW = 150;
-my $t_new = time;
-my $nc = TomcatTest::new_carts($t, $front, $NEW);
-note sprintf '%d new carts in %.1f s', $NEW, time - $t_new;
-my %spread = %{$nc->{spread}};
-is($nc->{bad}, 0, "$NEW new carts: each got its book, every answer 200");
-is($nc->{split}, 0, "$NEW new carts: each cart's two requests answered by one node");
-is($nc->{bad_id}, 0, "$NEW new carts: each session id ends in the route of its node");
-ok(!grep({ ($spread{$_} // 0) < $NEW / 4 } @nodes) && keys %spread == 3,
-   "$NEW new carts: every node got at least a quarter") or diag explain \%spread;
-note 'new carts per node: ' . join ', ', map { "$_ $spread{$_}" } sort keys %spread;
-my @carts = ({ client => $browser, home => $home, books => [@browser_books] }, @{$nc->{carts}});
+my @carts = ($browser, new_carts_by_weight($t, $front, $NEW, \@nodes));    # the browser's first
 
 # --- 3. the session in the URL ------------------------------------------------------------------
 
@@ -160,59 +120,12 @@ is_deeply(\@url_bad, [], ';jsessionid= in the URL: on each node, the cart is fou
 
 # --- 4. kill -9 the node with most carts while 30 carts shop --------------------------------
 
-my %carts_on;
-$carts_on{$_->{home}}++ for @carts;
-my ($victim) = sort { $carts_on{$b} <=> $carts_on{$a} || $a cmp $b } @nodes;
-note "carts per node (the browser's included): "
-    . join(', ', map { "$_ " . ($carts_on{$_} // 0) } @nodes) . "; killing $victim";
-my $vn = $cluster->node_of($victim);
-my @survivors = grep { $_ ne $victim } @nodes;
+my $kill = kill_busiest_while_shopping($t, $cluster, \@carts, \@nodes, seed => $SEED);
+my ($victim, $shop) = @$kill{qw(victim shop)};
+carts_after_kill($kill);
 
-my @shoppers = TomcatTest::Shoppers->pick(\@carts, $victim, \@nodes, 30);
-is(scalar @shoppers, 30, '30 shoppers, '
-   . scalar(grep { $carts[$_]{home} eq $victim } @shoppers) . " of them on $victim");
-my $shop = TomcatTest::Shoppers->new($t, \@carts, \@shoppers, seed => $SEED)->start;
-ok($shop->wait_rounds(2, 30), 'all 30 shoppers are shopping before the kill');
-
-my $log_before_kill = -s $t->error_log // 0;
-my ($victim_pid, $victim_jvm) = ($cluster->pid($vn), '-Dcatalina.base=' . $cluster->base($vn));
-ok(TomcatTest::jvm_alive($victim_pid, $victim_jvm), "$victim runs before the kill");
-my $kill_start = time;
-$cluster->kill($vn);
-my $kill_end = time;
-ok(!TomcatTest::jvm_alive($victim_pid, $victim_jvm), "$victim is gone (kill -9)");
-$shop->mark;
-my ($all_done, $failed_procs) = $shop->finish(60);
-ok($all_done, 'all shoppers finished within 60 s');
-is($failed_procs, 0, 'no shopper process died');
-
-my $f = $shop->findings($victim, $kill_start, $kill_end);
-note "$f->{in_flight} request(s) in flight during the kill";
-ok($f->{requests} >= 30 * 12, "the shoppers made $f->{requests} requests (at least 6 rounds each)");
-is_deeply($f->{failed}, [], 'kill: every request of every shopper is answered 200');
-is_deeply($f->{lost_session}, [], 'kill: no shopper got a new session');
-is_deeply($f->{lost_book}, [], 'kill: every read shows all books added before it');
-is_deeply($f->{wrong_node}, [], "kill: carts of $victim continue on exactly one other node, "
-          . 'the other carts stay on theirs');
-is_deeply($f->{not_changed}, [], "kill: \$sticky_route_changed is 1 for the carts of $victim");
-is_deeply($f->{changed_home}, [], 'kill: $sticky_route_changed is not 1 for the other carts');
-
-my $g = $shop->final_reads($victim);
-my %moved_to = (%{$f->{moved_to}});
-$moved_to{$_} += $g->{moved_to}{$_} for keys %{$g->{moved_to}};
-is_deeply($g->{incomplete}, [], 'after the kill: all ' . scalar(@carts)
-          . ' carts have all their books, in order');
-is_deeply($g->{misplaced}, [], 'after the kill: each cart is read from one node, '
-          . 'the moved ones where they continued');
-is_deeply($g->{wrong_flag}, [], "after the kill: \$sticky_route_changed is 1 exactly for $victim\'s carts");
-ok(!grep({ !$moved_to{$_} } @survivors),
-   "the carts of $victim are spread over both survivors") or diag explain \%moved_to;
-note "carts of $victim moved to: " . join ', ', map { "$_ $moved_to{$_}" } sort keys %moved_to;
-is_deeply([$shop->bad_dups], [], 'a book appears twice only when its request was in flight at the kill');
-note "$g->{dups} cart(s) with a book twice (a request retried at the kill)" if $g->{dups};
-
-my $kill_log = $t->log_since($log_before_kill);
-my $victim_addr = '127.0.0.1:' . $cluster->ajp_port($vn);
+my $kill_log = $t->log_since($kill->{log_before_kill});
+my $victim_addr = '127.0.0.1:' . $cluster->ajp_port($kill->{vn});
 like($kill_log, qr/upstream: "[a-z]+:\/\/\Q$victim_addr\E/,
      "error.log: nginx saw $victim fail (its AJP address)");
 like($kill_log, qr/worker "\Q$victim\E" is now ERR \((?:connect|read) failed/,
@@ -222,9 +135,7 @@ unlike($t->read_file('logs/error.log'), qr/\[(?:error|warn)\].*(?:secret|403)/i,
 
 # --- 5. restart: the node is used again ------------------------------------------------------
 
-$cluster->restart($vn);
-ok(TomcatTest::jvm_alive($cluster->pid($vn), $victim_jvm), "$victim restarted");
-my $restarted = time;
+my $restarted = restart_victim($kill);
 # Out of ERR (ERR/REC: the next request that picks it tests it) within
 # recover_time + 1 s: the restart itself takes longer than recover_time, so
 # at once, unless a request tested it in the meantime.
@@ -238,25 +149,7 @@ my $st = status_json($t, $front, '/sticky-status');
 note 'load values at the restart (a recovered member starts at the highest, as in mod_jk): '
     . join ', ', map { my $w = worker($st, 'tomcats', $_); "$_ " . ($w ? ($w->{lbvalue} // '?') . " $w->{state}" : '?') } @nodes;
 # New carts reach it once the survivors' load values passed its own.
-my ($back, $back_after, %tries) = (undef, undef);
-my $n = 0;
-while (time < $restarted + 30) {
-    my $c = TomcatTest::Client->new($t, $front, 'after restart ' . ++$n);
-    my $a = $c->add("Book after restart $n");
-    $tries{$a->{node} || "status $a->{status}"}++;
-    if ($a->{status} == 200 && $a->{node} eq $victim) {
-        ($back, $back_after) = ($c, time - $restarted);
-        last;
-    }
-}
-ok($back, sprintf("new carts reach $victim again (%.1f s after its restart, after %d new cart(s))",
-                  $back_after // -1, $n)) or diag explain \%tries;
-is(join(',', grep { !/^tomcat/ } keys %tries), '', 'while it recovers new carts are answered 200');
-if ($back) {
-    $r = $back->cart;
-    is($r->{node}, $victim, "a new cart on $victim stays there");
-    is($r->{changed}, 0, '... with $sticky_route_changed not 1');
-}
+new_carts_reach_again($t, $front, $victim, since => $restarted, seconds => 30);
 my $vw = worker(status_json($t, $front, '/sticky-status'), 'tomcats', $victim);
 like($vw ? $vw->{state} : '', qr/^OK/, "status page: $victim is OK again");
 

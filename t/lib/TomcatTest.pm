@@ -25,10 +25,12 @@ package TomcatTest;
 #   $c->ajp_port(1); my $text = $c->workers(ajp => 1);
 #   $t->write_conf(front_conf($front, $extra, ajp => 1));
 #
-# and what the story tests share: new carts (new_carts), 30 shoppers in
+# and the cart story that t/30 (HTTP) and t/50 (AJP) tell, step by step
+# with its assertions (browser_fills_cart, new_carts_by_weight,
+# kill_busiest_while_shopping, carts_after_kill, restart_victim,
+# new_carts_reach_again), on new carts (new_carts) and 30 shoppers in
 # forked processes while a node is killed, and what they saw
-# (TomcatTest::Shoppers; t/50 uses them, t/30 still has the same code
-# inline); a raw HTTP/1.1 client that tells a complete answer
+# (TomcatTest::Shoppers); a raw HTTP/1.1 client that tells a complete answer
 # from a truncated one and times the first body bytes (http_request); curl
 # for TLS (curl_request); the body of the cart app's /big (big_digest).
 
@@ -38,11 +40,15 @@ use warnings;
 use Exporter 'import';
 use FindBin;
 use JSON::PP ();
+use Test::More;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(on_exit uri_escape uniq jvm_alive proc_start_time
                     front_conf http_request curl_request big_digest
-                    wait_until decode_json hdr);
+                    wait_until decode_json hdr
+                    random_seed cluster_nodes lb_worker browser_fills_cart
+                    new_carts_by_weight kill_busiest_while_shopping carts_after_kill
+                    restart_victim new_carts_reach_again);
 
 my $REPO = _repo();
 our $CLUSTER_SH = "$REPO/t/tomcat/cluster.sh";
@@ -188,6 +194,253 @@ sub new_carts {
         push @{$res{carts}}, { client => $c, home => $a->{node}, books => [$book] };
     }
     return \%res;
+}
+
+# --- the cart story (t/30 over HTTP, t/50 over AJP) ---------------------------------
+#
+# The steps both files tell, each with its assertions; what a file tells on
+# its own (its front, its protocol's traces in error.log, the session in the
+# URL, the drain) stays in the file. A cart is { client, home, books }.
+#
+#   my $SEED = random_seed();
+#   my @nodes = cluster_nodes($cluster);
+#   my $browser = browser_fills_cart($t, $front);                  # 1.
+#   my @carts = ($browser, new_carts_by_weight($t, $front, 300, \@nodes));   # 2.
+#   my $kill = kill_busiest_while_shopping($t, $cluster, \@carts, \@nodes, seed => $SEED);
+#   carts_after_kill($kill);                                        # 3.
+#   my $restarted = restart_victim($kill);                          # 4.
+#   new_carts_reach_again($t, $front, $kill->{victim}, since => $restarted);
+
+# The seed of the story's random orders: STICKY_SEED, or a new one; seeds
+# srand and is noted, so that a failed run can be repeated.
+sub random_seed {
+    my $seed = $ENV{STICKY_SEED} // (time ^ $$) & 0xffff;
+    srand $seed;
+    note "random order seed $seed (STICKY_SEED=$seed repeats it)";
+    return $seed;
+}
+
+# The three nodes of the story's cluster, by jvmRoute (asserted: tomcat1..3).
+sub cluster_nodes {
+    my ($cluster) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    note sprintf 'cluster up in %.1f s', $cluster->start_seconds;
+    my @nodes = map { $cluster->route($_) } 1 .. 3;
+    is_deeply(\@nodes, [qw(tomcat1 tomcat2 tomcat3)], 'three nodes, jvmRoute tomcat1..3');
+    return @nodes;
+}
+
+# The lb worker of worker.list in the workers.properties text $workers, as
+# $what (the command) wrote it; bails out when there is none.
+sub lb_worker {
+    my ($workers, $what) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($lb) = $workers =~ /^worker\.list=(\S+)$/m;
+    ok(defined $lb && $workers =~ /^worker\.\Q$lb\E\.type=lb$/m,
+       "$what writes an lb worker in worker.list") or BAIL_OUT($workers);
+    return $lb;
+}
+
+# 1. One browser fills a cart with 20 books, the tenth "Café Tomcat" (UTF-8
+# through nginx and Tomcat): first the cart page (it names its node; the
+# session id Tomcat gives ends in .NODE), then each book by GET /add, the
+# UTF-8 one by $opt{add_utf8}->($browser, $book) when given (the caller's
+# own way and checks; it returns an answer with the cart's books). Asserts:
+# every answer 200 from one node, one session, the cart grows by one book
+# per add, X-Worker names the node, /cart.json lists all 20 in order.
+# $opt{over} ('AJP') goes into the first assertion's name. Returns the
+# browser's cart.
+sub browser_fills_cart {
+    my ($t, $front, %opt) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $browser = TomcatTest::Client->new($t, $front, 'browser');
+    my $page = $browser->get('/');
+    is($page->{status}, 200, 'browser: the cart page is served' . ($opt{over} ? " over $opt{over}" : ''))
+        or diag $page->{raw};
+    like($page->{node}, qr/^tomcat[123]$/, 'browser: the page names the node that answered');
+    my $home = $page->{node};
+    my $sid = $browser->session // '';
+    like($sid, qr/^[0-9A-F]{32}\.\Q$home\E$/, "browser: Tomcat's session id ends in .$home")
+        or diag $page->{raw};
+    is($page->{session}, $sid, 'browser: the page shows the session of the cookie');
+
+    my $utf8 = 'Café Tomcat';
+    my @books = map { "Book $_ of the browser" } 1 .. 19;
+    splice @books, 9, 0, $utf8;
+    my (%node, %session, %status);
+    my ($count_ok, $worker_ok) = (1, 1);
+    for my $i (0 .. $#books) {
+        my $r;
+        if ($books[$i] eq $utf8 && $opt{add_utf8}) {
+            local $Test::Builder::Level = $Test::Builder::Level - 1;    # its checks are the caller's
+            $r = $opt{add_utf8}->($browser, $books[$i]);
+        } else {
+            $r = $browser->add($books[$i]);
+        }
+        $status{$r->{status}}++;
+        $node{$r->{node}}++;
+        $session{$r->{session}}++;
+        $count_ok = 0 unless ref $r->{books} && @{$r->{books}} == $i + 1;
+        $worker_ok = 0 unless $r->{worker} eq $r->{node};
+    }
+    is_deeply(\%status, { 200 => 20 }, 'browser: 20 books added, every answer 200');
+    is_deeply(\%node, { $home => 20 }, "browser: every add answered by $home");
+    is_deeply(\%session, { $sid => 20 }, 'browser: one session for all 20');
+    ok($count_ok, 'browser: the cart grows by one book per add');
+    ok($worker_ok, '$sticky_worker names the node that answered');
+    my $r = $browser->cart;
+    is($r->{node}, $home, "browser: /cart.json from $home");
+    is_deeply($r->{books}, \@books, 'browser: /cart.json lists all 20 books in order');
+    is($browser->session, $sid, 'browser: the session id never changed');
+    return { client => $browser, home => $home, books => [@books] };
+}
+
+# 2. $n new carts (new_carts) spread over @$nodes by weight. Asserts: each
+# got its book, every answer 200; each cart's two requests answered by one
+# node; each session id ends in its node's route; every node got at least a
+# quarter (equal weights, method Request: a third each, less on the
+# browser's node, whose 22 requests count). Returns the carts.
+sub new_carts_by_weight {
+    my ($t, $front, $n, $nodes) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $t0 = time;
+    my $nc = new_carts($t, $front, $n);
+    note sprintf '%d new carts in %.1f s', $n, time - $t0;
+    my %spread = %{$nc->{spread}};
+    is($nc->{bad}, 0, "$n new carts: each got its book, every answer 200");
+    is($nc->{split}, 0, "$n new carts: each cart's two requests answered by one node");
+    is($nc->{bad_id}, 0, "$n new carts: each session id ends in the route of its node");
+    ok(!grep({ ($spread{$_} // 0) < $n / 4 } @$nodes) && keys %spread == @$nodes,
+       "$n new carts: every node got at least a quarter") or diag explain \%spread;
+    note 'new carts per node: ' . join ', ', map { "$_ $spread{$_}" } sort keys %spread;
+    return @{$nc->{carts}};
+}
+
+# 3. The node holding most of @$carts (the browser's included) is killed
+# (-9) while $opt{shoppers} (30) of them shop (TomcatTest::Shoppers: the
+# browser, 12 carts of that node in all, the rest from the others; rounds
+# of "add a book, read the cart" in forked processes until 4 rounds after
+# the kill). Asserts: all shop before the kill, the JVM runs before it and
+# is gone after it, the shoppers end in time; then what they saw: every
+# request answered 200, no session lost, every read has all books added
+# before it, the carts of the dead node continue on exactly one other node
+# and the others stay on theirs, $sticky_route_changed says so exactly for
+# the moved ones. Returns { victim, vn (its node number), survivors => [...],
+# jvm (its command line marker), shop, kill_start, kill_end,
+# log_before_kill (error.log's size before the kill), moved_to => { node =>
+# shoppers of the victim it took }, cluster, carts }.
+sub kill_busiest_while_shopping {
+    my ($t, $cluster, $carts, $nodes, %opt) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $n = $opt{shoppers} // 30;
+    my %carts_on;
+    $carts_on{$_->{home}}++ for @$carts;
+    my ($victim) = sort { $carts_on{$b} <=> $carts_on{$a} || $a cmp $b } @$nodes;
+    note "carts per node (the browser's included): "
+        . join(', ', map { "$_ " . ($carts_on{$_} // 0) } @$nodes) . "; killing $victim";
+    my $vn = $cluster->node_of($victim);
+    my %kill = (cluster => $cluster, carts => $carts, victim => $victim, vn => $vn,
+                survivors => [grep { $_ ne $victim } @$nodes],
+                jvm => '-Dcatalina.base=' . $cluster->base($vn));
+
+    my @shoppers = TomcatTest::Shoppers->pick($carts, $victim, $nodes, $n);
+    is(scalar @shoppers, $n, "$n shoppers, "
+       . scalar(grep { $carts->[$_]{home} eq $victim } @shoppers) . " of them on $victim");
+    my $shop = $kill{shop} = TomcatTest::Shoppers->new($t, $carts, \@shoppers, seed => $opt{seed})->start;
+    ok($shop->wait_rounds(2, 30), "all $n shoppers are shopping before the kill");
+
+    $kill{log_before_kill} = -s $t->error_log // 0;
+    my $pid = $cluster->pid($vn);
+    ok(jvm_alive($pid, $kill{jvm}), "$victim runs before the kill");
+    $kill{kill_start} = time;
+    $cluster->kill($vn);
+    $kill{kill_end} = time;
+    ok(!jvm_alive($pid, $kill{jvm}), "$victim is gone (kill -9)");
+    $shop->mark;
+    my ($all_done, $failed_procs) = $shop->finish(60);
+    ok($all_done, 'all shoppers finished within 60 s');
+    is($failed_procs, 0, 'no shopper process died');
+
+    my $f = $shop->findings($victim, @kill{qw(kill_start kill_end)});
+    note "$f->{in_flight} request(s) in flight during the kill";
+    ok($f->{requests} >= $n * 12, "the shoppers made $f->{requests} requests (at least 6 rounds each)");
+    is_deeply($f->{failed}, [], 'kill: every request of every shopper is answered 200');
+    is_deeply($f->{lost_session}, [], 'kill: no shopper got a new session');
+    is_deeply($f->{lost_book}, [], 'kill: every read shows all books added before it');
+    is_deeply($f->{wrong_node}, [], "kill: carts of $victim continue on exactly one other node, "
+              . 'the other carts stay on theirs');
+    is_deeply($f->{not_changed}, [], "kill: \$sticky_route_changed is 1 for the carts of $victim");
+    is_deeply($f->{changed_home}, [], 'kill: $sticky_route_changed is not 1 for the other carts');
+    $kill{moved_to} = { %{$f->{moved_to}} };
+    return \%kill;
+}
+
+# After the kill every cart (Shoppers::final_reads), read twice. Asserts:
+# each has all its books, in order; each is read from one node, the moved
+# ones where they continued; $sticky_route_changed is 1 exactly for the dead
+# node's carts; those are spread over both survivors (the carts that did
+# not shop are added to $kill->{moved_to}); a book is there twice only when
+# its add was in flight at the kill.
+sub carts_after_kill {
+    my ($kill) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($shop, $victim) = @$kill{qw(shop victim)};
+    my $g = $shop->final_reads($victim);
+    my $moved_to = $kill->{moved_to};
+    $moved_to->{$_} += $g->{moved_to}{$_} for keys %{$g->{moved_to}};
+    is_deeply($g->{incomplete}, [], 'after the kill: all ' . scalar(@{$kill->{carts}})
+              . ' carts have all their books, in order');
+    is_deeply($g->{misplaced}, [], 'after the kill: each cart is read from one node, '
+              . 'the moved ones where they continued');
+    is_deeply($g->{wrong_flag}, [], "after the kill: \$sticky_route_changed is 1 exactly for $victim\'s carts");
+    ok(!grep({ !$moved_to->{$_} } @{$kill->{survivors}}),
+       "the carts of $victim are spread over both survivors") or diag explain $moved_to;
+    note "carts of $victim moved to: " . join ', ', map { "$_ $moved_to->{$_}" } sort keys %$moved_to;
+    is_deeply([$shop->bad_dups], [], 'a book appears twice only when its request was in flight at the kill');
+    note "$g->{dups} cart(s) with a book twice (a request retried at the kill)" if $g->{dups};
+}
+
+# 4. The killed node started again (cluster.sh restart-node returns when it
+# answers and has rejoined); asserts its JVM runs. Returns the time.
+sub restart_victim {
+    my ($kill) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($cluster, $vn) = @$kill{qw(cluster vn)};
+    $cluster->restart($vn);
+    ok(jvm_alive($cluster->pid($vn), $kill->{jvm}), "$kill->{victim} restarted");
+    return time;
+}
+
+# New carts one after the other (a pause of $opt{pace} s between them, none
+# by default) until one is answered by $node, at most until $opt{seconds}
+# (30) after $opt{since} (the restart). Asserts that one is ($opt{why} goes
+# into the name), that all are answered 200 meanwhile, and that this cart
+# stays on $node, not marked as moved. Returns its client, undef when none.
+sub new_carts_reach_again {
+    my ($t, $front, $node, %opt) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $since = $opt{since} // time;
+    my ($back, $after, %tries);
+    my $n = 0;
+    while (time < $since + ($opt{seconds} // 30)) {
+        my $c = TomcatTest::Client->new($t, $front, 'after restart ' . ++$n);
+        my $a = $c->add("Book after restart $n");
+        $tries{$a->{node} || "status $a->{status}"}++;
+        if ($a->{status} == 200 && $a->{node} eq $node) {
+            ($back, $after) = ($c, time - $since);
+            last;
+        }
+        sleep $opt{pace} if $opt{pace};    # pacing only; the bound is the deadline
+    }
+    ok($back, sprintf("new carts reach $node again (%s%.1f s after its restart, after %d new cart(s))",
+                      defined $opt{why} ? "$opt{why}: " : '', $after // -1, $n)) or diag explain \%tries;
+    is(join(',', grep { !/^tomcat/ } keys %tries), '', 'while it recovers new carts are answered 200');
+    if ($back) {
+        my $r = $back->cart;
+        is($r->{node}, $node, "a new cart on $node stays there");
+        is($r->{changed}, 0, '... with $sticky_route_changed not 1');
+    }
+    return $back;
 }
 
 # --- the cart app's /big ----------------------------------------------------------
@@ -956,6 +1209,9 @@ sub books_ok {
 }
 
 sub bad_dups { @{$_[0]{bad_dup}} }
+
+# The carts (their numbers in the carts list) that shop.
+sub shoppers { @{$_[0]{shoppers}} }
 
 # The 30 shoppers of the story: $carts->[0] (the browser) and carts of each
 # node: 12 carts of $victim in all, 9 of each other node (fewer of the
