@@ -397,12 +397,14 @@ ngx_http_sticky_ajp_handler(ngx_http_request_t *r)
 
     /*
      * The container asks for the body a packet at a time, as it needs it.
-     * Unbuffered, it gets what nginx has read so far; a chunked body is
-     * always read whole first: AJP needs its length up front.
+     * Unbuffered, it gets what nginx has read so far; a body of unknown
+     * length (chunked, or HTTP/2 without content-length) is always read
+     * whole first: AJP needs the length up front.
      */
     if (!alcf->upstream.request_buffering
         && alcf->upstream.pass_request_body
-        && !r->headers_in.chunked)
+        && !r->headers_in.chunked
+        && r->headers_in.content_length_n >= 0)
     {
         r->request_body_no_buffering = 1;
     }
