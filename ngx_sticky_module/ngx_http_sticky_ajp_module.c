@@ -735,7 +735,7 @@ static char *
 ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
     ngx_http_sticky_ajp_loc_conf_t *conf)
 {
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, pool;
     sticky_member_t                  m;
     ngx_http_sticky_srv_conf_t      *scf;
     ngx_http_upstream_srv_conf_t    *uscf;
@@ -775,9 +775,12 @@ ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    pool = 0;
+
     for (i = 0; i < up->nmembers; i++) {
         sticky_lb_member(scf->lb, i, &m);
         am = &up->members[i];
+        pool = ngx_max(pool, m.pool_size);
 
         am->name.data = (u_char *) m.name.data;
         am->name.len = m.name.len;
@@ -796,6 +799,21 @@ ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
     }
 
     scf->ajp = up;
+
+    /*
+     * mod_jk's connection pool is nginx's keepalive module, which wraps the
+     * balancer once the upstream is initialised: without it every request
+     * opens a connection.
+     */
+    if (pool && uscf->peer.init == ngx_http_sticky_init_peer) {
+        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                      "upstream \"%V\" of \"ajp_pass\" in %V:%ui has no "
+                      "\"keepalive\": its workers file sets a "
+                      "connection_pool_size of %ui, add \"keepalive %ui;\" "
+                      "to keep connections open",
+                      &uscf->host, &conf->pass_file, conf->pass_line,
+                      pool, pool);
+    }
 
     return NGX_CONF_OK;
 }
