@@ -80,8 +80,8 @@ typedef struct {
     ngx_http_sticky_ajp_state_e     state;
 
     ngx_buf_t                      *head;          /* the forward request */
-    size_t                          common;        /* its member-free bytes */
-    size_t                          head_size;     /* 0: too large for all */
+    size_t                          common;        /* its member-free bytes;
+                                                      0: too large for all */
     ngx_buf_t                      *cping;
 
     /* the request body, sent a packet at a time as the container asks */
@@ -102,7 +102,6 @@ typedef struct {
     sticky_ajp_stream_t             stream;        /* body phase reader */
     off_t                           body_received; /* response body bytes */
 
-    unsigned                        end_of_body_sent:1;
     unsigned                        unbuffered:1;
 } ngx_http_sticky_ajp_ctx_t;
 

@@ -52,7 +52,6 @@ static ngx_chain_t *ngx_http_sticky_ajp_link(ngx_http_request_t *r,
     ngx_buf_t *b, ngx_chain_t ***ll);
 
 
-#define ngx_http_sticky_ajp_str(s)  { (const char *) (s).data, (s).len }
 static const sticky_str_t  ngx_http_sticky_ajp_absent = { NULL, 0 };
 
 
@@ -106,7 +105,6 @@ ngx_http_sticky_ajp_create_request(ngx_http_request_t *r)
     }
 
     ctx->common = size;
-    ctx->head_size = size;
 
     b = ngx_create_temp_buf(r->pool, size + ctx->up->member_bytes);
     if (b == NULL) {
@@ -677,7 +675,7 @@ ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
 
     size = 0;
 
-    if (ctx->head_size) {
+    if (ctx->common) {
         route.data = (const char *) m->route.data;
         route.len = m->route.len;
         secret.data = (const char *) m->secret.data;
@@ -706,7 +704,6 @@ ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
     ctx->body_cl = r->request_body ? r->request_body->bufs : NULL;
     ctx->body_offset = 0;
     ctx->body_left = ctx->body_length;
-    ctx->end_of_body_sent = 0;
 
     /* with a length, the container reads the first packet unasked */
     ctx->body_wanted = ctx->body_left > 0 ? m->max_packet : 0;
@@ -846,10 +843,6 @@ ngx_http_sticky_ajp_body_packet(ngx_http_request_t *r,
     b->last = b->start + STICKY_AJP_BODY_OVERHEAD;
     sticky_ajp_body_header(b->pos, (size_t) size);
 
-    if (size == 0) {
-        ctx->end_of_body_sent = 1;
-    }
-
     ctx->body_left -= size;
     ctx->body_wanted = 0;
 
@@ -936,7 +929,6 @@ ngx_http_sticky_ajp_copy_packet(ngx_http_request_t *r,
 
     ctx->body_left -= take;
     ctx->body_wanted = 0;
-    ctx->end_of_body_sent = (take == 0);
 
     return ngx_http_sticky_ajp_link(r, b, ll) ? NGX_OK : NGX_ERROR;
 }
