@@ -25,6 +25,19 @@ static int ngx_http_sticky_outcome(ngx_peer_connection_t *pc,
     ngx_http_upstream_t *u, ngx_uint_t state, int *status);
 static ngx_uint_t ngx_http_sticky_body_broken(ngx_http_upstream_t *u,
     ngx_connection_t *c);
+static ngx_int_t ngx_http_sticky_size_transitions(ngx_conf_t *cf,
+    ngx_uint_t members);
+
+
+/*
+ * The transitions of one attempt: forced recovery (one per member) and the
+ * start of the attempt. Sized at configuration time for the largest
+ * upstream, in the master, so every worker process has its own copy; a
+ * process handles one request at a time, and the buffer is read again only
+ * after it is logged.
+ */
+static sticky_transition_t  *ngx_http_sticky_transitions;
+static size_t                ngx_http_sticky_ntransitions;
 
 
 /* Called once per request, before the first attempt. */
@@ -185,7 +198,7 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_uint_t                    changed;
     ngx_msec_t                    now;
     ngx_slab_pool_t              *shpool;
-    sticky_transition_t           t[33];   /* forced recoveries + 1 */
+    sticky_transition_t          *t;
     ngx_http_upstream_t          *u;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_upstream_rr_peer_t  *peer;
@@ -195,6 +208,10 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     now = ngx_current_msec;
     n = 0;
     changed = 0;
+
+    /* room for every member and the attempt: see
+     * ngx_http_sticky_size_transitions() */
+    t = ngx_http_sticky_transitions;
 
     pc->cached = 0;
     pc->connection = NULL;
@@ -210,7 +227,8 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
      * Once per request, and not for members this request saw fail.
      */
     if (sp->decision.verdict == STICKY_PICK_NONE && sp->attempts == 0) {
-        n = sticky_force_recovery(scf->balancer, scf->state, now, t, 32);
+        n = sticky_force_recovery(scf->balancer, scf->state, now, t,
+                                  scf->nmembers);
 
         if (n) {
             sticky_select(scf->balancer, scf->state, &sp->sessions,
@@ -454,6 +472,10 @@ ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_sticky_size_transitions(cf, scf->nmembers) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     for (i = 0; i < scf->nmembers; i++) {
         sticky_lb_member(scf->lb, i, &m);
 
@@ -467,4 +489,39 @@ ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Configuration time, in the master: the transitions buffer of get() for
+ * an upstream of `members` members. It only grows, and the master never
+ * uses it: worker processes of an older configuration keep their own copy,
+ * and a configuration that fails to load leaves a buffer that is merely
+ * larger than needed.
+ */
+static ngx_int_t
+ngx_http_sticky_size_transitions(ngx_conf_t *cf, ngx_uint_t members)
+{
+    size_t                n;
+    sticky_transition_t  *t;
+
+    n = members + 1;
+
+    if (n <= ngx_http_sticky_ntransitions) {
+        return NGX_OK;
+    }
+
+    t = ngx_alloc(n * sizeof(sticky_transition_t), cf->log);
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_sticky_transitions) {
+        ngx_free(ngx_http_sticky_transitions);
+    }
+
+    ngx_http_sticky_transitions = t;
+    ngx_http_sticky_ntransitions = n;
+
+    return NGX_OK;
 }

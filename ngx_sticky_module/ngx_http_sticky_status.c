@@ -29,14 +29,20 @@ static ngx_int_t ngx_http_sticky_status_get(ngx_http_request_t *r,
     ngx_uint_t read_write);
 static ngx_int_t ngx_http_sticky_status_format(ngx_http_request_t *r,
     ngx_int_t *format, ngx_str_t *problem);
+static ngx_int_t ngx_http_sticky_status_upstream_arg(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *problem);
+static void ngx_http_sticky_status_copy_names(void *data);
 
 
 /* sticky_status [read_write]; */
 char *
 ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                      *value;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_conf_ctx_t            *ctx;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_sticky_status_conf_t  *sscf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -54,6 +60,27 @@ ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (ngx_strcmp(value[1].data, "read_write") == 0) {
+        sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_status_conf_t));
+        if (sscf == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* server_name may still follow: its list is read when complete */
+        sscf->cscf = ngx_http_conf_get_module_srv_conf(cf,
+                                                       ngx_http_core_module);
+        sscf->pool = cf->pool;
+
+        cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_sticky_status_copy_names;
+        cln->data = sscf;
+
+        ctx = cf->ctx;
+        ctx->loc_conf[ngx_http_sticky_module.ctx_index] = sscf;
+
         clcf->handler = ngx_http_sticky_status_rw_handler;
         return NGX_CONF_OK;
     }
@@ -62,6 +89,37 @@ ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "invalid parameter \"%V\", it must be \"read_write\"",
                        &value[1]);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * Runs when the configuration's temporary pool is destroyed: every
+ * server_name has been read, and nginx's list (in that pool) is still
+ * there. The names and compiled expressions themselves live in the
+ * configuration's pool. If the configuration failed, the copy goes with it.
+ */
+static void
+ngx_http_sticky_status_copy_names(void *data)
+{
+    ngx_http_sticky_status_conf_t  *sscf = data;
+
+    ngx_uint_t  n;
+
+    n = sscf->cscf->server_names.nelts;
+
+    if (n == 0) {
+        return;
+    }
+
+    /* out of memory: no name, only the address and localhost are taken */
+    sscf->names = ngx_palloc(sscf->pool, n * sizeof(ngx_http_server_name_t));
+    if (sscf->names == NULL) {
+        return;
+    }
+
+    ngx_memcpy(sscf->names, sscf->cscf->server_names.elts,
+               n * sizeof(ngx_http_server_name_t));
+    sscf->nnames = n;
 }
 
 
@@ -174,18 +232,17 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
                    (char *) problem.data, problem.len, read_write);
     }
 
-    name.len = 0;
+    switch (ngx_http_sticky_status_upstream_arg(r, &name, &problem)) {
 
-    if (ngx_http_arg(r, (u_char *) "upstream", 8, &name) == NGX_OK) {
-        p = ngx_pnalloc(r->pool, name.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    case NGX_OK:
+        break;
 
-        copy = p;
-        ngx_unescape_uri(&p, &name.data, name.len, NGX_UNESCAPE_URI);
-        name.data = copy;
-        name.len = p - (u_char *) copy;
+    case NGX_DECLINED:
+        return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
+                   (char *) problem.data, problem.len, read_write);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     st = ngx_http_sticky_status_create(r);
@@ -245,16 +302,17 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     }
 
     if (name.len && !found) {
-        p = ngx_pnalloc(r->pool, name.len + 64);
+        p = ngx_pnalloc(r->pool, 4 * name.len + 64);
         if (p == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         problem.data = p;
-        problem.len = ngx_snprintf(p, name.len + 64,
-                                   "no upstream \"%V\" uses sticky_workers",
-                                   &name)
-                      - p;
+        p = ngx_cpymem(p, "no upstream \"", sizeof("no upstream \"") - 1);
+        p = ngx_http_sticky_status_quote(p, &name);
+        p = ngx_cpymem(p, "\" uses sticky_workers",
+                       sizeof("\" uses sticky_workers") - 1);
+        problem.len = p - problem.data;
 
         return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_FOUND, 0,
                    (char *) problem.data, problem.len, read_write);
@@ -298,6 +356,63 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     return ngx_http_sticky_status_send(r, NGX_HTTP_OK,
                                        sticky_status_content_type(format),
                                        &body, nonce.len ? &nonce : NULL);
+}
+
+
+/*
+ * ?upstream=NAME, %-decoded: NGX_OK with name->len 0 when there is none;
+ * NGX_DECLINED with the problem when it is empty or holds a bad %-escape
+ * (a name that is not what was meant must not show every upstream).
+ */
+static ngx_int_t
+ngx_http_sticky_status_upstream_arg(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *problem)
+{
+    u_char     *p, *d;
+    ngx_int_t   hi, lo;
+    ngx_str_t   arg;
+
+    name->len = 0;
+    name->data = NULL;
+
+    if (ngx_http_arg(r, (u_char *) "upstream", 8, &arg) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (arg.len == 0) {
+        ngx_str_set(problem, "?upstream= names no upstream");
+        return NGX_DECLINED;
+    }
+
+    d = ngx_pnalloc(r->pool, arg.len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->data = d;
+
+    for (p = arg.data; p < arg.data + arg.len; p++) {
+
+        if (*p != '%') {
+            *d++ = *p;
+            continue;
+        }
+
+        hi = (p + 2 < arg.data + arg.len) ? ngx_hextoi(p + 1, 1) : NGX_ERROR;
+        lo = (hi != NGX_ERROR) ? ngx_hextoi(p + 2, 1) : NGX_ERROR;
+
+        if (hi == NGX_ERROR || lo == NGX_ERROR) {
+            ngx_str_set(problem, "?upstream= holds an invalid %-escape");
+            return NGX_DECLINED;
+        }
+
+        *d++ = (u_char) (hi * 16 + lo);
+        p += 2;
+    }
+
+    name->len = d - name->data;
+
+    return NGX_OK;
 }
 
 
@@ -374,6 +489,26 @@ ngx_http_sticky_status_wants_json(ngx_http_request_t *r)
     h = ngx_http_sticky_status_header_in(r, "Accept");
 
     return h && ngx_strcasestrn(h->value.data, "application/json", 16 - 1);
+}
+
+
+u_char *
+ngx_http_sticky_status_quote(u_char *p, ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] >= 0x20 && s->data[i] < 0x7f
+            && s->data[i] != '"' && s->data[i] != '\\')
+        {
+            *p++ = s->data[i];
+
+        } else {
+            p = ngx_sprintf(p, "\\x%02xd", s->data[i]);
+        }
+    }
+
+    return p;
 }
 
 

@@ -1,9 +1,11 @@
 /*
  * The admin actions of a read_write sticky_status location: a POST with the
  * form fields upstream, worker and one of activation=, lbfactor=, action=.
- * Only with the header X-Sticky-Admin: 1 (a cross-site form cannot send it)
- * and, when the browser sends Origin, an Origin naming this host: the
- * balancer-manager CVEs were cross-site requests.
+ * Only with the header X-Sticky-Admin: 1 (a cross-site form cannot send it),
+ * a Host that names this server (a page whose own name was rebound to our
+ * address by DNS sends its own name) and, when the browser sends Origin, an
+ * Origin naming that host: the balancer-manager CVEs were cross-site
+ * requests.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -15,23 +17,35 @@
 
 static ngx_int_t ngx_http_sticky_status_origin_ok(ngx_http_request_t *r,
     ngx_str_t *origin);
+static ngx_int_t ngx_http_sticky_status_host_ok(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_sticky_status_server_name(
+    ngx_http_server_name_t *sn, ngx_str_t *host);
+static ngx_int_t ngx_http_sticky_status_local_address(ngx_http_request_t *r,
+    ngx_str_t *host);
+static ngx_uint_t ngx_http_sticky_status_is_form(ngx_str_t *type);
 static ngx_int_t ngx_http_sticky_status_post(ngx_http_request_t *r);
 static void ngx_http_sticky_admin_cleanup(void *data);
 
 
 /*
- * Before the body of a POST is read: the admin header, then the Origin,
- * then the type and size. NGX_DECLINED when all is well; otherwise the
- * refusal is sent here and its result returned.
+ * Before the body of a POST is read: the admin header, the Host, then the
+ * Origin, then the type and size. NGX_DECLINED when all is well; otherwise
+ * the refusal is sent here and its result returned.
  */
 ngx_int_t
 ngx_http_sticky_status_post_check(ngx_http_request_t *r)
 {
-    ngx_str_t         origin;
+    u_char           *p;
+    ngx_str_t         origin, host;
     ngx_table_elt_t  *h;
 
     static const char  no_header[] =
         "changes need the header X-Sticky-Admin: 1";
+    static const char  bad_host[] =
+        "the Host of this request does not name this server: changes need "
+        "one of its server_name, the address it was reached at, or "
+        "localhost on a loopback address (a page whose name was made to "
+        "resolve to this server sends its own name)";
     static const char  bad_origin[] =
         "the Origin of this request is not this host";
     static const char  too_big[] =
@@ -54,6 +68,29 @@ ngx_http_sticky_status_post_check(ngx_http_request_t *r)
                    no_header, sizeof(no_header) - 1, 1);
     }
 
+    if (ngx_http_sticky_status_host_ok(r) != NGX_OK) {
+        host = r->headers_in.server;
+
+        p = ngx_pnalloc(r->pool, 4 * host.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        host.len = ngx_http_sticky_status_quote(p, &host) - p;
+        host.data = p;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sticky_status: change refused, Host \"%V\" "
+                      "does not name this server", &host);
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_sticky_status_message(r, NGX_HTTP_FORBIDDEN, 0,
+                   bad_host, sizeof(bad_host) - 1, 1);
+    }
+
     if (ngx_http_sticky_status_origin_ok(r, &origin) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "sticky_status: change refused, Origin \"%V\" "
@@ -69,12 +106,7 @@ ngx_http_sticky_status_post_check(ngx_http_request_t *r)
 
     h = r->headers_in.content_type;
 
-    if (h
-        && (h->value.len < 33
-            || ngx_strncasecmp(h->value.data,
-                               (u_char *) "application/x-www-form-urlencoded",
-                               33) != 0))
-    {
+    if (h && !ngx_http_sticky_status_is_form(&h->value)) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -170,6 +202,246 @@ ngx_http_sticky_status_origin_ok(ngx_http_request_t *r, ngx_str_t *origin)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The Host must name this server, so that a page on a name its owner made
+ * resolve to our address (DNS rebinding: its Origin and Host are both its
+ * own name) cannot send changes: one of the server_name of the server
+ * block that took the request (exact, wildcard or regular expression, as
+ * nginx matches them), the address the connection came in on (with its
+ * port, when the Host gives one), or "localhost" on a loopback address.
+ * No Host at all (HTTP/1.0) is not a browser: X-Sticky-Admin is enough.
+ */
+static ngx_int_t
+ngx_http_sticky_status_host_ok(ngx_http_request_t *r)
+{
+    ngx_str_t                       host;
+    ngx_uint_t                      i;
+    ngx_http_sticky_status_conf_t  *sscf;
+
+    /* validated by nginx: lower case, without the port and a final dot */
+    host = r->headers_in.server;
+
+    if (host.len == 0) {
+        return NGX_OK;
+    }
+
+    sscf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_module);
+
+    for (i = 0; sscf && i < sscf->nnames; i++) {
+        if (ngx_http_sticky_status_server_name(&sscf->names[i], &host)) {
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_sticky_status_local_address(r, &host);
+}
+
+
+/* Whether `host` matches one server_name, as nginx would pick the server. */
+static ngx_uint_t
+ngx_http_sticky_status_server_name(ngx_http_server_name_t *sn,
+    ngx_str_t *host)
+{
+    size_t      len;
+    ngx_str_t  *name;
+
+#if (NGX_PCRE)
+    if (sn->regex) {
+        return ngx_regex_exec(sn->regex->regex, host, NULL, 0) >= 0;
+    }
+#endif
+
+    name = &sn->name;     /* lower case */
+
+    if (name->len == 0) {
+        return 0;
+    }
+
+    /* "*.example.org": a name below example.org */
+    if (name->len > 2 && name->data[0] == '*' && name->data[1] == '.') {
+        len = name->len - 1;
+        return host->len > len
+               && ngx_strncmp(host->data + host->len - len, name->data + 1,
+                              len) == 0;
+    }
+
+    /* ".example.org": example.org and every name below it */
+    if (name->len > 1 && name->data[0] == '.') {
+        len = name->len - 1;
+
+        if (host->len == len) {
+            return ngx_strncmp(host->data, name->data + 1, len) == 0;
+        }
+
+        return host->len > name->len
+               && ngx_strncmp(host->data + host->len - name->len, name->data,
+                              name->len) == 0;
+    }
+
+    /* "www.example.*" */
+    if (name->len > 2 && name->data[name->len - 1] == '*'
+        && name->data[name->len - 2] == '.')
+    {
+        len = name->len - 1;
+        return host->len > len && ngx_strncmp(host->data, name->data, len) == 0;
+    }
+
+    return host->len == name->len
+           && ngx_strncmp(host->data, name->data, name->len) == 0;
+}
+
+
+/*
+ * The address the connection came in on, written as a Host (an IPv4
+ * address or a bracketed IPv6 one, compared as addresses), with the port
+ * when the Host gives one; or "localhost" when that address is a loopback.
+ */
+static ngx_int_t
+ngx_http_sticky_status_local_address(ngx_http_request_t *r, ngx_str_t *host)
+{
+    u_char               *p, *last;
+    in_addr_t             addr, local;
+    ngx_int_t             port;
+    ngx_uint_t            loopback;
+    ngx_str_t            *value;
+    struct sockaddr      *sa;
+    ngx_connection_t     *c;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    u_char                addr6[16];
+    struct in6_addr      *local6;
+    struct sockaddr_in6  *sin6;
+#endif
+
+    c = r->connection;
+
+    if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sa = c->local_sockaddr;
+    local = INADDR_NONE;
+    loopback = 0;
+#if (NGX_HAVE_INET6)
+    local6 = NULL;
+#endif
+
+    switch (sa->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) sa;
+        local = sin->sin_addr.s_addr;
+        loopback = (ntohl(local) >> 24) == 127;
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) sa;
+        local6 = &sin6->sin6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(local6)) {
+            ngx_memcpy(&local, &local6->s6_addr[12], 4);
+            loopback = local6->s6_addr[12] == 127;
+
+        } else {
+            loopback = IN6_IS_ADDR_LOOPBACK(local6);
+        }
+
+        break;
+#endif
+
+    default:                /* a unix-domain socket has no address to name */
+        return NGX_ERROR;
+    }
+
+    if (host->len == sizeof("localhost") - 1
+        && ngx_strncmp(host->data, "localhost", sizeof("localhost") - 1) == 0)
+    {
+        return loopback ? NGX_OK : NGX_ERROR;
+    }
+
+    if (host->len > 2 && host->data[0] == '[') {
+#if (NGX_HAVE_INET6)
+        if (local6 == NULL
+            || host->data[host->len - 1] != ']'
+            || ngx_inet6_addr(host->data + 1, host->len - 2, addr6) != NGX_OK
+            || ngx_memcmp(addr6, local6->s6_addr, 16) != 0)
+        {
+            return NGX_ERROR;
+        }
+#else
+        return NGX_ERROR;
+#endif
+
+    } else {
+        addr = ngx_inet_addr(host->data, host->len);
+
+        if (addr == INADDR_NONE || local == INADDR_NONE || addr != local) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* the port, when the Host header (or the request line) gives one */
+    if (r->headers_in.host == NULL) {
+        return NGX_OK;
+    }
+
+    value = &r->headers_in.host->value;
+    p = value->data;
+    last = p + value->len;
+
+    if (p < last && *p == '[') {
+        p = ngx_strlchr(p, last, ']');
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = ngx_strlchr(p, last, ':');
+    if (p == NULL || p + 1 == last) {
+        return NGX_OK;
+    }
+
+    port = ngx_atoi(p + 1, last - p - 1);
+
+    return port == (ngx_int_t) ngx_inet_get_port(sa) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * "application/x-www-form-urlencoded", in any case, alone or with
+ * parameters ("; charset=UTF-8"); nothing else.
+ */
+static ngx_uint_t
+ngx_http_sticky_status_is_form(ngx_str_t *type)
+{
+    u_char  *p, *last;
+
+    static const char  form[] = "application/x-www-form-urlencoded";
+
+    p = type->data;
+    last = p + type->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if ((size_t) (last - p) < sizeof(form) - 1
+        || ngx_strncasecmp(p, (u_char *) form, sizeof(form) - 1) != 0)
+    {
+        return 0;
+    }
+
+    p += sizeof(form) - 1;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return p == last || *p == ';';
 }
 
 
@@ -290,16 +562,7 @@ ngx_http_sticky_status_post(ngx_http_request_t *r)
         p = ngx_cpymem(p, "no upstream \"", sizeof("no upstream \"") - 1);
 
         /* printable ASCII only: the text goes to the log and the answer */
-        for (i = 0; i < upstream.len; i++) {
-            if (upstream.data[i] >= 0x20 && upstream.data[i] < 0x7f
-                && upstream.data[i] != '"' && upstream.data[i] != '\\')
-            {
-                *p++ = upstream.data[i];
-
-            } else {
-                p = ngx_sprintf(p, "\\x%02xd", upstream.data[i]);
-            }
-        }
+        p = ngx_http_sticky_status_quote(p, &upstream);
 
         p = ngx_cpymem(p, "\" uses sticky_workers",
                        sizeof("\" uses sticky_workers") - 1);

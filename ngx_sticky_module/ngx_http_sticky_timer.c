@@ -18,27 +18,32 @@
 
 
 #define NGX_HTTP_STICKY_TICK         1000
-#define NGX_HTTP_STICKY_TRANSITIONS  64
+/* probes one process sends per tick and upstream: the core claims no more
+ * than it is given room for, so the others wait for a later tick */
 #define NGX_HTTP_STICKY_CLAIMS       16
 
 
 typedef struct {
-    ngx_event_t   event;
-    ngx_cycle_t  *cycle;
-    ngx_msec_t    period;
+    ngx_event_t           event;
+    ngx_cycle_t          *cycle;
+    ngx_msec_t            period;
+
+    /* a tick's transitions: one per member of the largest upstream (a
+     * member changes at most once per sticky_maintain()) */
+    sticky_transition_t  *transitions;
 } ngx_http_sticky_timer_t;
 
 
 static void ngx_http_sticky_tick(ngx_event_t *ev);
-static void ngx_http_sticky_maintain(ngx_http_sticky_srv_conf_t *scf,
-    ngx_log_t *log);
+static void ngx_http_sticky_maintain(ngx_http_sticky_timer_t *timer,
+    ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log);
 
 
 /* Called in init_process, in worker processes only. */
 ngx_int_t
 ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, members;
     ngx_msec_t                      period, tick;
     ngx_http_sticky_timer_t        *timer;
     ngx_http_sticky_srv_conf_t     *scf;
@@ -48,6 +53,7 @@ ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
     umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
     uscfp = umcf->upstreams.elts;
     period = NGX_HTTP_STICKY_TICK;
+    members = 1;
 
     for (i = 0; i < umcf->upstreams.nelts; i++) {
 
@@ -60,6 +66,7 @@ ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
         if (scf->balancer) {
             tick = (ngx_msec_t) sticky_balancer_tick_ms(scf->balancer);
             period = ngx_min(period, tick);
+            members = ngx_max(members, scf->nmembers);
         }
     }
 
@@ -70,6 +77,12 @@ ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
 
     timer->cycle = cycle;
     timer->period = period;
+
+    timer->transitions = ngx_palloc(cycle->pool,
+                                    members * sizeof(sticky_transition_t));
+    if (timer->transitions == NULL) {
+        return NGX_ERROR;
+    }
 
     timer->event.handler = ngx_http_sticky_tick;
     timer->event.log = cycle->log;
@@ -109,7 +122,7 @@ ngx_http_sticky_tick(ngx_event_t *ev)
         scf = ngx_http_conf_upstream_srv_conf(uscfp[u], ngx_http_sticky_module);
 
         if (scf->balancer && scf->state) {
-            ngx_http_sticky_maintain(scf, ev->log);
+            ngx_http_sticky_maintain(timer, scf, ev->log);
         }
     }
 
@@ -119,22 +132,23 @@ ngx_http_sticky_tick(ngx_event_t *ev)
 
 /* One upstream's tick: the lock is held for the core's calls only. */
 static void
-ngx_http_sticky_maintain(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
+ngx_http_sticky_maintain(ngx_http_sticky_timer_t *timer,
+    ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 {
     size_t                 i, n, claimed;
     ngx_msec_t             now;
     ngx_slab_pool_t       *shpool;
-    sticky_transition_t    t[NGX_HTTP_STICKY_TRANSITIONS];
+    sticky_transition_t   *t;
     sticky_probe_claim_t   claim[NGX_HTTP_STICKY_CLAIMS];
 
     shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
     now = ngx_current_msec;
     claimed = 0;
+    t = timer->transitions;
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    n = sticky_maintain(scf->balancer, scf->state, now, t,
-                        NGX_HTTP_STICKY_TRANSITIONS);
+    n = sticky_maintain(scf->balancer, scf->state, now, t, scf->nmembers);
 
     if (scf->probe_uri.len) {
         claimed = sticky_probe_claim(scf->balancer, scf->state, now,

@@ -1,9 +1,11 @@
 #include "config.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <set>
-#include <tuple>
+#include <unordered_map>
 
 #include "attributes.h"
 #include "properties.h"
@@ -28,8 +30,9 @@ std::vector<std::string> ReadWorkerList(const Properties& properties,
   const Property* p = properties.Find("worker.list");
   if (p == nullptr) return {"ajp13"};
   std::vector<std::string> list;
-  for (const std::string& name : SplitList(p->value)) {
-    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  std::set<std::string, std::less<>> seen;
+  for (std::string& name : SplitList(p->value)) {
+    if (seen.insert(name).second) list.push_back(std::move(name));
     else
       diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
                                         "worker " + Quote(name) +
@@ -70,18 +73,76 @@ void DowngradeUnlistedErrors(const std::string& name, std::vector<Diagnostic>* d
   *diagnostics = std::move(kept);
 }
 
-// File order (messages about no line last), each message once: a member of
-// two lb workers is read twice.
-void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
+// File order (messages about no line last).
+void SortByLine(std::vector<Diagnostic>* diagnostics) {
   auto line = [](const Diagnostic& d) { return d.where.line == 0 ? ~0u : d.where.line; };
   std::stable_sort(diagnostics->begin(), diagnostics->end(),
                    [&](const Diagnostic& a, const Diagnostic& b) { return line(a) < line(b); });
-  std::set<std::tuple<unsigned, Severity, std::string, std::string>> seen;
+}
+
+// File order, each message once: a member of two lb workers is read twice.
+void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  SortByLine(diagnostics);
+  // hash of (line, severity, key, message) -> index in `unique`
+  std::unordered_multimap<size_t, size_t> seen;
   std::vector<Diagnostic> unique;
-  for (Diagnostic& d : *diagnostics)
-    if (seen.emplace(d.where.line, d.severity, d.key, d.message).second)
-      unique.push_back(std::move(d));
+  for (Diagnostic& d : *diagnostics) {
+    const size_t hash = std::hash<std::string>()(d.key) * 31 +
+                        std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
+                        static_cast<size_t>(d.severity);
+    bool repeated = false;
+    for (auto [it, end] = seen.equal_range(hash); it != end && !repeated; ++it) {
+      const Diagnostic& u = unique[it->second];
+      repeated = u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
+                 u.message == d.message;
+    }
+    if (repeated) continue;
+    seen.emplace(hash, unique.size());
+    unique.push_back(std::move(d));
+  }
   *diagnostics = std::move(unique);
+}
+
+// The kind of a diagnostic: its severity and its message without what is
+// quoted and without numbers ("duplicate \"\": the value \"\" of line  is
+// replaced by \"\""), hashed (FNV-1a; two kinds that collide are merely
+// counted together).
+std::uint64_t KindOf(const Diagnostic& d) {
+  std::uint64_t hash = 14695981039346656037ull ^ static_cast<std::uint64_t>(d.severity);
+  bool quoted = false;
+  for (char c : d.message) {
+    if (c == '"') quoted = !quoted;
+    else if (quoted || (c >= '0' && c <= '9')) continue;
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  return hash;
+}
+
+// At most kMaxDiagnosticsOfAKind of each kind, in order; then, per kind
+// that had more, one line counting the rest.
+void CapDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  struct Count {
+    size_t first;  // index in `kept`
+    size_t shown;
+    size_t omitted;
+  };
+  std::unordered_map<std::uint64_t, size_t> kinds;
+  std::vector<Count> counts;
+  std::vector<Diagnostic> kept;
+  for (Diagnostic& d : *diagnostics) {
+    auto [it, added] = kinds.emplace(KindOf(d), counts.size());
+    if (added) counts.push_back(Count{kept.size(), 0, 0});
+    Count& c = counts[it->second];
+    if (c.shown < kMaxDiagnosticsOfAKind) {
+      ++c.shown;
+      kept.push_back(std::move(d));
+    } else {
+      ++c.omitted;
+    }
+  }
+  for (const Count& c : counts)
+    if (c.omitted > 0) kept.push_back(OmittedDiagnostic(kept[c.first], c.omitted));
+  *diagnostics = std::move(kept);
 }
 
 }  // namespace
@@ -97,7 +158,11 @@ EnvLookup ProcessEnvironment() {
 Config LoadConfig(std::string_view text, const std::string& file, const EnvLookup& env) {
   Config config;
   config.file = file;
-  Properties properties = ReadProperties(text, file, env, &config.diagnostics);
+  if (!CheckFileSize(text, file, &config.diagnostics)) return config;
+  // The reader caps its own diagnostics as it goes (it must not even make
+  // the messages past the cap); those of the workers are capped at the end.
+  std::vector<Diagnostic> read;
+  Properties properties = ReadProperties(text, file, env, &read);
 
   std::set<std::pair<unsigned, std::string>> reported;
   WorkerContext context{properties, file, {}, &config.diagnostics, &reported};
@@ -112,10 +177,9 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
 
   config.worker_list = ReadWorkerList(properties, &config.diagnostics);
   config.maintain = ReadMaintain(properties, &config.diagnostics);
-  auto listed = [&](const std::string& name) {
-    return std::find(config.worker_list.begin(), config.worker_list.end(), name) !=
-           config.worker_list.end();
-  };
+  const std::set<std::string, std::less<>> listed_names(config.worker_list.begin(),
+                                                        config.worker_list.end());
+  auto listed = [&](const std::string& name) { return listed_names.count(name) > 0; };
 
   // Every lb worker, with its members.
   std::set<std::string> members;
@@ -178,6 +242,11 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
           name, "ajp13", list ? list->where : SourceLocation{file, 0}});
 
   SortDiagnostics(&config.diagnostics);
+  CapDiagnostics(&config.diagnostics);
+  read.insert(read.end(), std::make_move_iterator(config.diagnostics.begin()),
+              std::make_move_iterator(config.diagnostics.end()));
+  config.diagnostics = std::move(read);
+  SortByLine(&config.diagnostics);
   return config;
 }
 

@@ -15,7 +15,10 @@
 //  - after the whole text, worker.X.reference=worker.T copies worker.T.*
 //    to worker.X.* where X has no value of its own, nesting up to 20 levels.
 // mod_jk stops at the first error; this reader goes on, so that one run
-// reports every problem.
+// reports every problem, within limits that keep its time and memory in
+// proportion to the file: at most kMaxFileBytes of text, at most
+// kMaxDiagnosticsOfAKind diagnostics of each kind (then one line counting
+// the rest), and a budget for what references and $(name) add to the file.
 #ifndef STICKY_PROPERTIES_H
 #define STICKY_PROPERTIES_H
 
@@ -55,6 +58,32 @@ class Properties {
   // without making a std::string of it.
   std::map<std::string, size_t, std::less<>> index_;
 };
+
+// A workers file larger than this is refused (mod_jk reads any size; no
+// real one comes near it).
+inline constexpr size_t kMaxFileBytes = size_t{16} << 20;
+
+// Diagnostics of one kind shown per file; the rest are counted in one line
+// (OmittedDiagnostic).
+inline constexpr size_t kMaxDiagnosticsOfAKind = 100;
+
+// What references and $(name) substitutions may add to the keys and values
+// of a file of `file_bytes` bytes: kBuiltBytesBase + kBuiltBytesPerByte x
+// its size, at most kMaxBuiltBytes (a loop or an exponential chain of
+// substitutions would otherwise take any time and memory).
+inline constexpr size_t kBuiltBytesBase = size_t{64} << 10;
+inline constexpr size_t kBuiltBytesPerByte = 128;
+inline constexpr size_t kMaxBuiltBytes = size_t{256} << 20;
+size_t BuiltBytesBudget(size_t file_bytes);
+
+// False, with one error in *diagnostics naming `file` and the limit, when
+// `text` is over kMaxFileBytes.
+bool CheckFileSize(std::string_view text, const std::string& file,
+                   std::vector<Diagnostic>* diagnostics);
+
+// The line that stands for `count` diagnostics left out, of the same kind
+// and severity as `first` (the first one shown).
+Diagnostic OmittedDiagnostic(const Diagnostic& first, size_t count);
 
 // Reads `text` (the content of `file`) and appends every problem found to
 // *diagnostics. Never throws on bad input.

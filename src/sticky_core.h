@@ -266,12 +266,17 @@ int sticky_report_end(const sticky_balancer_t *b, void *zone, size_t member,
     int outcome, int status, uint64_t bytes_sent, uint64_t bytes_received,
     uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
-/* Timer, zone locked: recovery and load decay (worker.maintain). Writes up
- * to `n` transitions and returns how many. */
+/*
+ * Timer, zone locked: recovery and load decay (worker.maintain). Every
+ * change is applied; the first `n` are written to `out` (which may be
+ * NULL with n 0) and their count returned. A member changes at most once
+ * per call: n = sticky_balancer_members(b) gets them all.
+ */
 size_t sticky_maintain(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_transition_t *out, size_t n) STICKY_NOEXCEPT;
 
-/* Zone locked: mod_jk's forced recovery when nothing is usable. */
+/* Zone locked: mod_jk's forced recovery when nothing is usable. Reports
+ * as sticky_maintain() does (at most one transition per member). */
 size_t sticky_force_recovery(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_transition_t *out, size_t n) STICKY_NOEXCEPT;
 

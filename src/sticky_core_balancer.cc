@@ -3,9 +3,11 @@
 // here allocates after sticky_balancer_create(), and nothing throws.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "model.h"
 #include "probe.h"
@@ -59,13 +61,33 @@ sticky::StatusVerdict Judge(const sticky_balancer_t* b, std::size_t member, int 
   return sticky::ClassifyStatus(list.data(), list.size(), status);
 }
 
-// Runs `step` (which fills up to `n` core transitions) and converts them.
+// Runs `step` (which fills up to `n` core transitions) and converts them,
+// in the caller's buffer: there is no other buffer here (the step cannot
+// stop half-way, and a request-time call must not allocate), and one of
+// our own would cap what gets logged. The core's transitions are smaller
+// than the C ones, so they are written at the start of `out`, then
+// converted from the last to the first: out[i] only covers core entries of
+// index >= i, which are already converted (core[i] itself is read first).
+static_assert(sizeof(sticky::Transition) <= sizeof(sticky_transition_t) &&
+              alignof(sticky::Transition) <= alignof(sticky_transition_t) &&
+              std::is_trivially_copyable_v<sticky::Transition> &&
+              std::is_trivially_copyable_v<sticky_transition_t>);
+
 template <typename Step>
 std::size_t Transitions(sticky_transition_t* out, std::size_t n, Step step) {
-  constexpr std::size_t kBatch = 256;
-  sticky::Transition batch[kBatch];
-  std::size_t got = step(batch, std::min(n, kBatch));
-  for (std::size_t i = 0; i < got; ++i) ToC(batch[i], &out[i]);
+  if (out == nullptr || n == 0) return step(nullptr, 0);  // applies them all the same
+  unsigned char* raw = reinterpret_cast<unsigned char*>(out);
+  for (std::size_t i = 0; i < n; ++i)
+    ::new (static_cast<void*>(raw + i * sizeof(sticky::Transition))) sticky::Transition();
+  sticky::Transition* core = std::launder(reinterpret_cast<sticky::Transition*>(raw));
+  const std::size_t got = std::min(step(core, n), n);
+  for (std::size_t i = got; i-- > 0;) {
+    sticky::Transition t;
+    std::memcpy(&t, raw + i * sizeof(sticky::Transition), sizeof t);
+    sticky_transition_t c;
+    ToC(t, &c);
+    ::new (static_cast<void*>(raw + i * sizeof(sticky_transition_t))) sticky_transition_t(c);
+  }
   return got;
 }
 

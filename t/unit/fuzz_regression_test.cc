@@ -63,5 +63,32 @@ TEST(FuzzRegressionTest, SelfReferencingTemplateFileLoads) {
   EXPECT_EQ(1u, config.balancers.size());
 }
 
+// properties_fuzz, timeout (over 10 s; 51 s with -O2 once reduced to this):
+// a reference to the prefix "worker" copies every worker's keys, references
+// included, and each copied reference copies the copies again, until
+// 100,000 keys; then every remaining reference scanned all of them again
+// (33,341 diagnostics). What references build now has a budget in
+// proportion to the file (properties.h, BuiltBytesBudget), and resolving
+// stops once the file is refused.
+TEST(FuzzRegressionTest, ReferenceThatCopiesItsOwnCopiesStopsEarly) {
+  const std::string text =
+      "worker.basic.port=8009\n"
+      "worker.lb1.reference=worker.basic\n"
+      "worker.w11.reference=worker.lb1\n"
+      "worker.w12.reference=worker.lb1\n"
+      "worker.w21.reference=worker.lb1\n"
+      "worker.lb1.reference=worker\n";
+  auto start = std::chrono::steady_clock::now();
+  Config config = LoadConfig(text, "w.properties", NoEnv);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_FALSE(config.ok());
+  EXPECT_LT(config.diagnostics.size(), 10u);
+  bool loop = false;
+  for (const Diagnostic& d : config.diagnostics)
+    loop = loop || (d.severity == Severity::kError &&
+                    d.message.find("is there a loop?") != std::string::npos);
+  EXPECT_TRUE(loop);
+}
+
 }  // namespace
 }  // namespace sticky
