@@ -90,18 +90,18 @@ $t->write_file('pool.properties', lb_properties('cluster', {},
     [n1 => { port => $port{w1}, connection_pool_size => 12 }]));
 # (nginx -t writes notices to its log, logs/test.log, not to stderr)
 sub test_log_since { my ($off) = @_; substr($t->read_file('logs/test.log'), $off) }
-my $off = -s $t->dir . '/logs/test.log' // 0;
+my $log_off = -s $t->dir . '/logs/test.log' // 0;
 ($ok, $out) = check("    upstream pool { sticky_workers pool.properties; }",
                     "        location / { ajp_pass pool; }");
 ok($ok, 'connection_pool_size without keepalive: nginx -t passes') or diag $out;
-like(test_log_since($off),
+like(test_log_since($log_off),
      qr/\[notice\].*upstream "pool".*connection_pool_size of 12.*"keepalive 12;"/,
      '... with a notice to add "keepalive 12;"');
-$off = -s $t->dir . '/logs/test.log';
+$log_off = -s $t->dir . '/logs/test.log';
 ($ok, $out) = check("    upstream pool { sticky_workers pool.properties; keepalive 12; }",
                     "        location / { ajp_pass pool; }");
 ok($ok, '... with keepalive: nginx -t passes') or diag $out;
-unlike(test_log_since($off), qr/connection_pool_size/, '... and no notice');
+unlike(test_log_since($log_off), qr/connection_pool_size/, '... and no notice');
 
 for my $size (16384, 65536) {
     $t->write_file("big$size.properties", lb_properties('cluster', {},
