@@ -29,7 +29,7 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # libapache2-mod-jk: its shipped workers.properties is a test input;
 # openssl: the AJP TLS tests make their certificates;
 # chromium: the status page's browser test (driven by playwright-core from
-# npm, with the machine's node >= 20).
+# npm; Debian 12's node 18 will do: installed when no npm is on the PATH).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
               libapache2-mod-jk perl curl openssl tomcat10-user default-jdk-headless \
               chromium
@@ -123,6 +123,7 @@ deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \

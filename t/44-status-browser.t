@@ -18,7 +18,7 @@ my $browser_dir = "$FindBin::Bin/browser";
 my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
 # Never skipped: a missing browser is a failure (make deps installs it).
 my $missing = !-x $chromium ? "no $chromium (make deps installs Debian's chromium)"
-            : `node --version 2>/dev/null` !~ /^v(\d+)/ || $1 < 20 ? 'no node >= 20'
+            : `node --version 2>/dev/null` !~ /^v(\d+)/ || $1 < 18 ? 'no node >= 18'
             : '';
 unless ($missing || -d "$browser_dir/node_modules/playwright-core") {
     my $out = `cd '$browser_dir' && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund 2>&1`;
