@@ -27,11 +27,12 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 
 # tomcat10-user + a JDK: the real Tomcat cluster of `make demo` and the tests;
 # libapache2-mod-jk: its shipped workers.properties is a test input;
-# openssl: the AJP TLS tests make their certificates;
+# openssl: the AJP TLS tests make their certificates; iproute2: t/46 gives
+# its network namespace a non-loopback address;
 # chromium: the status page's browser test (driven by playwright-core from
 # npm; Debian 12's node 18 will do: installed when no npm is on the PATH).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
-              libapache2-mod-jk perl curl openssl tomcat10-user default-jdk-headless \
+              libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
               chromium
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop

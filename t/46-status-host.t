@@ -10,6 +10,24 @@
 
 use strict;
 use warnings;
+
+# The test runs in a network namespace of its own, whose loopback interface
+# also has 192.0.2.1 and 2001:db8::1 (addresses reserved for documentation;
+# with a non-loopback IPv6 address, getaddrinfo() also resolves ::1), so
+# that the rules about a non-loopback address and about IPv6 are tested on
+# any machine. (unshare and ip: util-linux and iproute2; as root.)
+BEGIN {
+    unless ($ENV{STICKY_TEST_NETNS}) {
+        $ENV{STICKY_TEST_NETNS} = 1;
+        exec 'unshare', '--net', 'sh', '-ec',
+             'ip link set lo up; sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 || true; '
+             . 'ip addr add 192.0.2.1/32 dev lo; '
+             . 'ip -6 addr add 2001:db8::1/128 dev lo nodad; exec "$@"',
+             'sh', $^X, $0, @ARGV;
+        die "cannot run unshare: $!\n";
+    }
+}
+
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
@@ -22,19 +40,16 @@ my $t = StickyTest->new;
 my $front = $t->port('front');
 my %port = map { $_ => $t->start_backend($_) } qw(tomcat1 tomcat2);
 
-# An address of this machine that is not a loopback one, and IPv6's
-# loopback, when there are.
-my $outside = do {
-    my $s = IO::Socket::INET->new(PeerAddr => '192.0.2.1', PeerPort => 9, Proto => 'udp');
-    my $a = $s ? $s->sockhost : undef;
-    defined $a && $a !~ /^127\./ && $a ne '0.0.0.0' ? $a : undef;
-};
+# An address of this namespace that is not a loopback one, and IPv6's
+# loopback (see the top).
+my $outside = '192.0.2.1';
 my $ipv6 = IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0, Listen => 1) ? 1 : 0;
+ok($ipv6, "IPv6's loopback ::1 is there to be tested");
 
 $t->write_file('workers.properties', lb_properties('cluster', {},
     map { [$_ => { port => $port{$_} }] } qw(tomcat1 tomcat2)));
 my $listen = "        listen 127.0.0.1:$front;\n";
-$listen .= "        listen $outside:$front;\n" if $outside;
+$listen .= "        listen $outside:$front;\n";
 $listen .= "        listen [::1]:$front;\n" if $ipv6;
 $t->write_conf(<<"EOF");
     upstream tomcats { sticky_workers workers.properties; }
@@ -135,25 +150,19 @@ for my $case (@accepted) {
 is(drain(undef)->{status}, 200, 'no Host at all (HTTP/1.0, not a browser): accepted');
 activate();
 
-SKIP: {
-    skip 'no address besides loopback ones', 3 unless $outside;
-    $r = drain("$outside:$front", addr => $outside);
-    is($r->{status}, 200, "on $outside: Host $outside:$front is accepted");
-    activate();
-    is(drain($outside, addr => $outside)->{status}, 200, '... without the port too');
-    activate();
-    is(drain('localhost', addr => $outside)->{status}, 403,
-       '... but localhost is not: the connection did not come in on a loopback');
-}
+$r = drain("$outside:$front", addr => $outside);
+is($r->{status}, 200, "on $outside: Host $outside:$front is accepted");
+activate();
+is(drain($outside, addr => $outside)->{status}, 200, '... without the port too');
+activate();
+is(drain('localhost', addr => $outside)->{status}, 403,
+   '... but localhost is not: the connection did not come in on a loopback');
 
-SKIP: {
-    skip 'no IPv6 loopback', 3 unless $ipv6;
-    is(drain("[::1]:$front", addr => '::1')->{status}, 200, 'IPv6: [::1] with the port');
-    activate();
-    is(drain('[0:0::1]', addr => '::1')->{status}, 200, '... written another way');
-    activate();
-    is(drain('[::2]', addr => '::1')->{status}, 403, '... another IPv6 address: 403');
-}
+is(drain("[::1]:$front", addr => '::1')->{status}, 200, 'IPv6: [::1] with the port');
+activate();
+is(drain('[0:0::1]', addr => '::1')->{status}, 200, '... written another way');
+activate();
+is(drain('[::2]', addr => '::1')->{status}, 403, '... another IPv6 address: 403');
 is(activation(), 'A', 'back to A');
 
 # --- the type of the body ---------------------------------------------------------------
