@@ -143,7 +143,7 @@ demo-stop:
 clean:
 	rm -rf $(BUILD)
 
-# --- fuzzing (issue 6; not part of `make test`) -----------------------------
+# --- fuzzing (not part of `make test`) --------------------------------------
 #
 #   make fuzz [FUZZ_SECONDS=60]   each libFuzzer target for FUZZ_SECONDS
 #   make fuzz-build               only build build/fuzz/*_fuzz
@@ -206,7 +206,7 @@ fuzz: fuzz-build
 	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::(number_of_executed_units|average_exec_per_sec))' $(BUILD)/fuzz/$$t.log; \
 	done; echo "fuzz: no crash in $(FUZZ_TARGETS)"
 
-# --- benchmarks (issue 6; not part of `make test`) -------------------------
+# --- benchmarks (not part of `make test`) ----------------------------------
 #
 #   make bench             every benchmark: the comparisons (bench-compare,
 #                          writes bench/RESULTS.md, which the README quotes;

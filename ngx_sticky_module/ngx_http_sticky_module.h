@@ -30,7 +30,7 @@ typedef struct {
     ngx_http_upstream_rr_peer_t  **peers;
     ngx_uint_t                     peers_ready;
 
-    /* failure and recovery (issue 4) */
+    /* failure and recovery */
     sticky_health_options_t        health;     /* probe=, slow_start=, ... */
     ngx_str_t                      probe_uri;  /* empty: a request probes */
     ngx_uint_t                     probe_params;     /* probe_* given */

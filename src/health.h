@@ -4,8 +4,8 @@
 // the shared zone (ChangeHealth() and friends in state.h, implemented in
 // health.cc; active probes in probe.h).
 //
-// mod_jk.md §3.4 is the model. What differs on purpose (README, "Failure and
-// recovery"): only an attempt made as a test (a probe request, a probe, a
+// mod_jk's runtime states (jk_lb_worker.c) are the model. What differs on
+// purpose (README, "Failure and recovery"): only an attempt made as a test (a probe request, a probe, a
 // forced recovery) ends an error, not a request that started before it; the
 // local-error rule applies to healthy members only; ERR/REC is not given to
 // users when active probes test it instead.
@@ -81,7 +81,8 @@ bool HealthUsable(Health health) noexcept;
 // ERR, ERR/REC, ERR/PRB, ERR/FRC.
 bool IsErrorFamily(Health health) noexcept;
 
-// How a member's fail_on_status judges a response status (mod_jk.md §2c).
+// How a member's fail_on_status judges a response status: a listed code
+// puts the member into error, a listed negative code only fails the request.
 enum class StatusVerdict : std::uint8_t {
   kPass,         // not listed: the member answered
   kFailMember,   // listed positive: the member goes to ERR

@@ -1,5 +1,5 @@
 // Choosing a member for a request: mod_jk's get_most_suitable_worker()
-// (jk_lb_worker.c, mod_jk.md §3.2), with a deterministic failover for
+// (jk_lb_worker.c in mod_jk), with a deterministic failover for
 // sessions whose member is down.
 //
 // A Selector is built once per configuration from a Balancer (it may

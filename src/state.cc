@@ -201,7 +201,7 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
   ++m.requests;
   ++m.in_flight;
   if (kind.sticky_hit) ++m.sticky_hits;
-  // status page (issue 5): the drain view's activity
+  // status page: the drain view's activity
   m.last_request_ms = now_ms;
   if (kind.sticky_hit) CountStickyHit(m, now_ms);
   if (kind.new_session) ++m.new_sessions;

@@ -11,7 +11,7 @@
 // always a parameter (`now_ms`, a monotonic clock in milliseconds such as
 // ngx_current_msec); 0 means "never" in the time fields.
 //
-// Three things are kept apart, as HAProxy does (STYLE.md §3): `activation`
+// Three things are kept apart, as HAProxy does: `activation`
 // is the administrator's (A/D/S), `health` is what requests taught us, and
 // `lbfactor`/`lb_mult`/`lb_value` are weight and load. Health changes only
 // through ChangeHealth(), which reports each transition once: its
@@ -56,12 +56,12 @@ struct MemberState {
   std::uint64_t bytes_sent;            // to the member
   std::uint64_t bytes_received;        // from the member
 
-  // status page (issue 5): activity for the drain view (status_window.h)
+  // status page: activity for the drain view (status_window.h)
   std::uint64_t last_request_ms;       // latest attempt started; 0: none yet
   std::uint64_t sticky_window_epoch;   // 10 s bucket number of the latest sticky hit
   std::uint32_t sticky_window[6];      // sticky hits per 10 s bucket, ring by epoch % 6
 
-  // failure and recovery (issue 4): probes, reply timeouts, busy, slow start
+  // failure and recovery: probes, reply timeouts, busy, slow start
   std::uint64_t recovered_at_ms;       // back to OK after an error, while slow start lasts; 0: none
   std::uint64_t probe_deadline_ms;     // a probe claim not ended by then is void
   std::uint64_t next_probe_ms;         // the timer may probe the member again from then

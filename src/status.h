@@ -2,8 +2,8 @@
 // Prometheus text exposition or mod_jk's status worker properties.
 //
 // Pure functions of a snapshot: the glue copies each upstream's zone under
-// its lock, unlocks, and hands the copies here (STYLE.md §4.14, as nginx's
-// stub_status does). Rendering allocates (it runs in the status handler, not
+// its lock, unlocks, and hands the copies here (as nginx's stub_status
+// does: no lock is held while the page is written). Rendering allocates (it runs in the status handler, not
 // on the proxied request path) and never touches shared memory.
 //
 // Everything that comes from workers.properties (names, routes, domains,

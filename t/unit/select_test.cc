@@ -1,5 +1,5 @@
 // Choosing a member (src/select.h): new sessions, load methods, sticky
-// routes and domains, activation (mod_jk.md §3.2, §3.3, §3.6).
+// routes and domains, activation (jk_lb_worker.c).
 #include <map>
 #include <string>
 

@@ -1,5 +1,5 @@
 // Session-id extraction (src/session.h): mod_jk's order and matching rules
-// (mod_jk.md §3.1), and robustness against hostile requests.
+// (jk_lb_worker.c), and robustness against hostile requests.
 #include "session.h"
 
 #include <gtest/gtest.h>
