@@ -2,8 +2,9 @@
  * ajp_pass: AJP/1.3 to the members of a sticky_workers upstream. The packets
  * are made and read by the core's codec (sticky_ajp_* in sticky_core.h);
  * these files move them: _ajp_module.c (directives, the content handler),
- * _ajp_request.c (the forward request, CPing, request body packets),
- * _ajp_response.c (headers, body filters).
+ * _ajp_conf.c (the location's settings, the upstream's members),
+ * _ajp_request.c (the forward request), _ajp_send.c (sending it, CPing,
+ * request body packets), _ajp_response.c (headers, body filters).
  */
 #ifndef NGX_HTTP_STICKY_AJP_H
 #define NGX_HTTP_STICKY_AJP_H
@@ -39,6 +40,10 @@ typedef struct {
     ngx_http_complex_value_t        value;
     ngx_uint_t                      skip_empty;
 } ngx_http_sticky_ajp_param_t;
+
+
+/* A body packet is made of views into the request body: at most this many. */
+#define NGX_HTTP_STICKY_AJP_SLICES  32
 
 
 #define NGX_HTTP_STICKY_AJP_URI_NORMALIZED  0
@@ -109,12 +114,22 @@ typedef struct {
 extern ngx_module_t  ngx_http_sticky_ajp_module;
 
 
+/* ngx_http_sticky_ajp_module.c */
+ngx_int_t ngx_http_sticky_ajp_handler(ngx_http_request_t *r);
+
+/* ngx_http_sticky_ajp_conf.c */
+void *ngx_http_sticky_ajp_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_sticky_ajp_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
 /* ngx_http_sticky_ajp_request.c */
 ngx_int_t ngx_http_sticky_ajp_create_request(ngx_http_request_t *r);
+ngx_int_t ngx_http_sticky_ajp_check_path(ngx_http_request_t *r);
+
+/* ngx_http_sticky_ajp_send.c */
 ngx_int_t ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in);
 void ngx_http_sticky_ajp_want_body(ngx_http_request_t *r,
     ngx_http_sticky_ajp_ctx_t *ctx, size_t requested);
-ngx_int_t ngx_http_sticky_ajp_check_path(ngx_http_request_t *r);
 
 /* ngx_http_sticky_ajp_response.c */
 ngx_int_t ngx_http_sticky_ajp_reinit_request(ngx_http_request_t *r);
