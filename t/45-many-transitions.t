@@ -10,7 +10,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 use StickyTest qw(header free_port);
 
@@ -109,23 +108,8 @@ done_testing;
 # @ports, with the port in X-Port.
 sub start_multi_backend {
     my ($t, @ports) = @_;
-    my $d = $t->dir . '/multi';
-    mkdir $d;
-    mkdir "$d/temp";
     my $listen = join '', map { "        listen 127.0.0.1:$_;\n" } @ports;
-    $t->write_file('multi/nginx.conf', <<"EOF");
-daemon off;
-master_process off;
-pid $d/nginx.pid;
-error_log $d/error.log error;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path $d/temp;
-    proxy_temp_path $d/temp;
-    fastcgi_temp_path $d/temp;
-    uwsgi_temp_path $d/temp;
-    scgi_temp_path $d/temp;
+    return $t->start_plain_nginx('multi', <<"EOF", @ports);
     server {
 $listen
         location / {
@@ -133,21 +117,5 @@ $listen
             return 200 "\$server_port\\n";
         }
     }
-}
 EOF
-    my $nginx = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>>', "$d/stderr.log";
-        exec $nginx, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log";
-        die "exec: $!";
-    }
-    my $deadline = time + 10;
-    until (StickyTest::_all_accept($ports[0], $ports[-1])) {
-        die "the backend did not start\n" . $t->read_file("$d/error.log")
-            . $t->read_file("$d/stderr.log")
-            if time > $deadline || waitpid($pid, WNOHANG) == $pid;
-        sleep 0.02;
-    }
-    return $pid;
 }

@@ -260,22 +260,7 @@ sub _parse_response {
 sub start_backend {
     my ($self, $route) = @_;
     my $port = $self->port("backend:$route");
-    my $d = "$self->{dir}/backend-$route";
-    mkdir $d;
-    mkdir "$d/temp";
-    $self->write_file("backend-$route/nginx.conf", <<"EOF");
-daemon off;
-master_process off;
-pid $d/nginx.pid;
-error_log $d/error.log error;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $d/temp;
-    proxy_temp_path $d/temp;
-    fastcgi_temp_path $d/temp;
-    uwsgi_temp_path $d/temp;
-    scgi_temp_path $d/temp;
+    $self->{backends}{$route} = $self->start_plain_nginx("backend-$route", <<"EOF", $port);
     map "\$cookie_JSESSIONID|\$request_uri" \$new_session {
         "~^\\|(?!.*;jsessionid=)"  "JSESSIONID=\$request_id.$route; Path=/";
         default                    "";
@@ -289,7 +274,32 @@ http {
             return 200 "$route\n";
         }
     }
+EOF
+    return $port;
 }
+
+# A single-process nginx without the module, in DIR/NAME, whose http{} block
+# is $http after the temp paths; our child, returned (its pid) once every
+# port of @ports accepts connections.
+sub start_plain_nginx {
+    my ($self, $name, $http, @ports) = @_;
+    my $d = "$self->{dir}/$name";
+    mkdir $d;
+    mkdir "$d/temp";
+    $self->write_file("$name/nginx.conf", <<"EOF");
+daemon off;
+master_process off;
+pid $d/nginx.pid;
+error_log $d/error.log error;
+events { worker_connections 512; }
+http {
+    access_log off;
+    client_body_temp_path $d/temp;
+    proxy_temp_path $d/temp;
+    fastcgi_temp_path $d/temp;
+    uwsgi_temp_path $d/temp;
+    scgi_temp_path $d/temp;
+$http}
 EOF
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
@@ -297,15 +307,14 @@ EOF
         exec $NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/error.log";
         die "exec: $!";
     }
-    $self->{backends}{$route} = $pid;
     my $deadline = time + 10;
-    until (_all_accept($port)) {
-        die "backend $route did not start\n" . $self->read_file("$d/error.log")
+    until (_all_accept(@ports)) {
+        die "$name did not start\n" . $self->read_file("$d/error.log")
             . $self->read_file("$d/stderr.log")
             if time > $deadline || waitpid($pid, WNOHANG) == $pid;
         sleep 0.02;
     }
-    return $port;
+    return $pid;
 }
 
 # kill -9 one backend: connections to its port are refused from now on.
