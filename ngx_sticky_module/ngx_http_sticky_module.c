@@ -22,7 +22,9 @@ static ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
 static ngx_int_t ngx_http_sticky_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_sticky_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_sticky_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_sticky_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_init_process(ngx_cycle_t *cycle);
+static void ngx_http_sticky_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_header_filter(ngx_http_request_t *r);
 static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -72,11 +74,11 @@ ngx_module_t  ngx_http_sticky_module = {
     ngx_http_sticky_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_sticky_init_module,           /* init module */
     ngx_http_sticky_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_sticky_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -163,7 +165,30 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
 }
 
 
-/* Worker processes (not the cache manager or loader) run the maintenance. */
+/*
+ * nginx calls init_module once the configuration is loaded and its sockets
+ * are open: from here it cannot fail, and its state becomes the current one.
+ */
+static ngx_int_t
+ngx_http_sticky_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_http_sticky_commit_zones(cycle);
+}
+
+
+static void
+ngx_http_sticky_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process == NGX_PROCESS_WORKER) {
+        ngx_http_sticky_detach_process(cycle);
+    }
+}
+
+
+/*
+ * Worker processes (not the cache manager or loader) take their slots and
+ * run the maintenance.
+ */
 static ngx_int_t
 ngx_http_sticky_init_process(ngx_cycle_t *cycle)
 {
@@ -192,6 +217,10 @@ ngx_http_sticky_init_process(ngx_cycle_t *cycle)
         scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
 
         if (scf->balancer) {
+            if (ngx_http_sticky_attach_process(cycle) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
             return ngx_http_sticky_init_timer(cycle);
         }
     }
@@ -220,8 +249,14 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
      *     conf->balancer = NULL;
      *     conf->nmembers = 0;
      *     conf->upstream = NULL;
+     *     conf->cycle = NULL;
      *     conf->shm_zone = NULL;
+     *     conf->generation = NULL;
      *     conf->state = NULL;
+     *     conf->state_bytes = 0;
+     *     conf->process_slots = 0;
+     *     conf->zone_reused = 0;
+     *     conf->committed = 0;
      *     conf->peers = NULL;
      *     conf->peers_ready = 0;
      *     conf->probe_uri = { 0, NULL };
@@ -230,6 +265,8 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
      *     conf->connect_timeouts = NULL;
      *     conf->member_timeouts = 0;
      */
+
+    conf->process_slot = -1;
 
     sticky_health_options_init(&conf->health);
 

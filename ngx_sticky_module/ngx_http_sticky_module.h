@@ -13,6 +13,35 @@
 #include "sticky_core.h"
 
 
+/*
+ * The state of one configuration of an upstream, in the upstream's shared
+ * zone. Processes write only to their own configuration's state; it is
+ * freed when no process of that configuration is left.
+ */
+typedef struct ngx_http_sticky_generation_s  ngx_http_sticky_generation_t;
+
+struct ngx_http_sticky_generation_s {
+    ngx_http_sticky_generation_t  *next;       /* older */
+    void                          *state;      /* the core's zone */
+    size_t                         bytes;
+    ngx_uint_t                     serial;     /* 1, 2, ... per zone */
+    ngx_uint_t                     status;     /* NGX_HTTP_STICKY_GEN_... */
+    ngx_uint_t                     pinned;     /* processes it may have are
+                                                  unknown: never freed */
+};
+
+#define NGX_HTTP_STICKY_GEN_BUILT    0   /* its configuration is loading */
+#define NGX_HTTP_STICKY_GEN_CURRENT  1   /* the master runs it */
+#define NGX_HTTP_STICKY_GEN_RETIRED  2   /* replaced; its processes finish */
+
+/* What hangs on the zone's slab pool. */
+typedef struct {
+    ngx_http_sticky_generation_t  *generations;  /* newest first */
+    ngx_http_sticky_generation_t  *current;
+    ngx_uint_t                     serial;       /* the latest given */
+} ngx_http_sticky_shctx_t;
+
+
 /* Per upstream{} block that uses sticky_workers. */
 typedef struct {
     ngx_str_t                      file;       /* workers.properties, full path */
@@ -23,8 +52,17 @@ typedef struct {
     ngx_uint_t                     nmembers;   /* servers we created */
 
     ngx_http_upstream_srv_conf_t  *upstream;
+    ngx_cycle_t                   *cycle;      /* the configuration's */
     ngx_shm_zone_t                *shm_zone;   /* state shared by all workers */
-    void                          *state;      /* the core's zone, in shm_zone */
+    ngx_http_sticky_generation_t  *generation; /* this configuration's, in it */
+    void                          *state;      /* the core's zone, in it */
+    size_t                         state_bytes;
+    ngx_uint_t                     process_slots;  /* in state */
+    ngx_int_t                      process_slot;   /* this process's, or -1 */
+    unsigned                       zone_reused:1;  /* the running config's
+                                                      memory */
+    unsigned                       committed:1;    /* its generation became
+                                                      the current one */
 
     /* member i -> its round robin peer; filled once per worker process */
     ngx_http_upstream_rr_peer_t  **peers;
@@ -85,6 +123,21 @@ char *ngx_http_sticky_load_workers(ngx_conf_t *cf,
 /* ngx_http_sticky_zone.c: the shared state of one upstream */
 ngx_int_t ngx_http_sticky_add_zone(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
+ngx_int_t ngx_http_sticky_commit_zones(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_sticky_zone_current(ngx_http_sticky_srv_conf_t *scf);
+void ngx_http_sticky_unlink_generation(ngx_slab_pool_t *shpool,
+    ngx_http_sticky_generation_t *gen, ngx_log_t *log);
+
+/* ngx_http_sticky_processes.c: the processes that use a zone */
+ngx_int_t ngx_http_sticky_attach_process(ngx_cycle_t *cycle);
+void ngx_http_sticky_detach_process(ngx_cycle_t *cycle);
+void ngx_http_sticky_check_processes(ngx_http_sticky_srv_conf_t *scf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_sticky_register_children(void *state, ngx_log_t *log);
+ngx_uint_t ngx_http_sticky_release_gone(ngx_slab_pool_t *shpool, void *state,
+    ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log);
+ngx_uint_t ngx_http_sticky_reap_generations(ngx_slab_pool_t *shpool,
+    ngx_log_t *log);
 void ngx_http_sticky_log_transition(ngx_log_t *log,
     ngx_http_sticky_srv_conf_t *scf, sticky_transition_t *t);
 

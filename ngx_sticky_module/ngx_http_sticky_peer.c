@@ -238,7 +238,8 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
 
     if (sp->decision.verdict == STICKY_PICK_MEMBER) {
         changed = sticky_report_start(scf->balancer, scf->state,
-                                      &sp->decision, now, &t[n]);
+                                      &sp->decision, scf->process_slot, now,
+                                      &t[n]);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -339,7 +340,7 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_shmtx_lock(&shpool->mutex);
 
     changed = sticky_report_end(scf->balancer, scf->state, sp->member,
-                                outcome, status,
+                                scf->process_slot, outcome, status,
                                 sent > 0 ? sent : 0,
                                 received > 0 ? received : 0,
                                 ngx_current_msec, &t);

@@ -277,7 +277,7 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
 
         found++;
 
-        bytes = sticky_zone_bytes(scf->nmembers);
+        bytes = scf->state_bytes;
 
         copy = ngx_palloc(r->pool, bytes);
         if (copy == NULL) {

@@ -14,6 +14,10 @@
 
 #define NGX_HTTP_STICKY_STATUS_MAX_BODY  4096
 
+#define NGX_HTTP_STICKY_RELOADED                                              \
+    "nginx was reloaded while this request came in: nothing was changed; "   \
+    "send the change again"
+
 
 static ngx_int_t ngx_http_sticky_status_origin_ok(ngx_http_request_t *r,
     ngx_str_t *origin);
@@ -572,6 +576,17 @@ ngx_http_sticky_status_post(ngx_http_request_t *r)
 
         return ngx_http_sticky_status_message(r, NGX_HTTP_BAD_REQUEST, 0,
                    (char *) body, p - body, 1);
+    }
+
+    /*
+     * A process of a replaced configuration still finishes its requests;
+     * a change written to its state would be lost with it.
+     */
+    if (!ngx_http_sticky_zone_current(scf)) {
+        return ngx_http_sticky_status_message(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, 0,
+                   NGX_HTTP_STICKY_RELOADED, sizeof(NGX_HTTP_STICKY_RELOADED)
+                   - 1, 1);
     }
 
     shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;

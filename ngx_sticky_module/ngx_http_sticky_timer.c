@@ -123,6 +123,7 @@ ngx_http_sticky_tick(ngx_event_t *ev)
 
         if (scf->balancer && scf->state) {
             ngx_http_sticky_maintain(timer, scf, ev->log);
+            ngx_http_sticky_check_processes(scf, ev->log);
         }
     }
 

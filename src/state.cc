@@ -62,10 +62,12 @@ bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_b
 }  // namespace
 
 Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
-               std::uint64_t now_ms, const HealthOptions* options) noexcept {
+               std::uint64_t now_ms, const HealthOptions* options,
+               std::size_t processes) noexcept {
   const std::size_t n = balancer.members.size();
   if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(MemberState) != 0 ||
-      n > std::numeric_limits<std::uint32_t>::max() || bytes < ZoneBytes(n))
+      n > std::numeric_limits<std::uint32_t>::max() || processes > kMaxProcessSlots ||
+      bytes < ZoneBytes(n, processes))
     return nullptr;
   for (const Member& m : balancer.members)
     if (m.name.size() > kMaxNameBytes) return nullptr;
@@ -75,6 +77,7 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
   zone->layout_version = kZoneLayoutVersion;
   zone->member_count = static_cast<std::uint32_t>(n);
   zone->record_size = sizeof(MemberState);
+  zone->process_capacity = static_cast<std::uint32_t>(processes);
   zone->method = static_cast<std::uint8_t>(balancer.method);
   zone->recover_time_ms = static_cast<std::uint64_t>(std::max(balancer.recover_time, 1)) * 1000;
   zone->last_maintenance_ms = now_ms;
@@ -89,6 +92,8 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
     r->health = static_cast<std::uint8_t>(Health::kOkIdle);
     r->busy_limit = m.busy_limit > 0 ? static_cast<std::uint32_t>(m.busy_limit) : 0;
   }
+  std::memset(static_cast<void*>(zone->slots()), 0,
+              ZoneBytes(n, processes) - ZoneBytes(n));
   RecomputeMultipliers(*zone);
   return zone;
 }
@@ -99,15 +104,17 @@ const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept {
     return nullptr;
   const Zone* zone = static_cast<const Zone*>(memory);
   if (zone->magic != kZoneMagic || zone->layout_version != kZoneLayoutVersion ||
-      zone->record_size != sizeof(MemberState) ||
-      zone->member_count > (bytes - sizeof(Zone)) / sizeof(MemberState))
+      zone->record_size != sizeof(MemberState) || zone->process_capacity > kMaxProcessSlots ||
+      zone->member_count > (bytes - sizeof(Zone)) / sizeof(MemberState) ||
+      bytes < ZoneBytes(zone->member_count, zone->process_capacity))
     return nullptr;
   return zone;
 }
 
 Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
                     const void* old_memory, std::size_t old_bytes, std::uint64_t now_ms,
-                    ReconcileStats* stats, const HealthOptions* options) {
+                    ReconcileStats* stats, const HealthOptions* options,
+                    std::size_t processes) {
   ReconcileStats local;
   ReconcileStats& s = stats != nullptr ? *stats : local;
   s = ReconcileStats{};
@@ -115,18 +122,18 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
   if (old == nullptr) {
     s.fresh = true;
     s.added = balancer.members.size();
-    return InitZone(memory, bytes, balancer, now_ms, options);
+    return InitZone(memory, bytes, balancer, now_ms, options, processes);
   }
   // The new zone may be written over the old one: work from a copy then.
   std::vector<std::uint64_t> copy;
-  const std::size_t old_size = ZoneBytes(old->member_count);
+  const std::size_t old_size = ZoneBytes(old->member_count, old->process_capacity);
   if (Overlaps(memory, bytes, old, old_size)) {
     copy.resize((old_size + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
     std::memcpy(copy.data(), old, old_size);
     old = reinterpret_cast<const Zone*>(copy.data());
   }
 
-  Zone* zone = InitZone(memory, bytes, balancer, now_ms, options);
+  Zone* zone = InitZone(memory, bytes, balancer, now_ms, options, processes);
   if (zone == nullptr) return nullptr;
   zone->last_maintenance_ms = old->last_maintenance_ms;  // keep the decay cadence
   zone->rotation = old->rotation;
@@ -194,11 +201,14 @@ void RecomputeMultipliers(Zone& zone) noexcept {
 }
 
 bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
-                 Transition* transition) noexcept {
+                 Transition* transition, std::size_t process) noexcept {
   if (index >= zone.member_count) return false;
   MemberState& m = zone.record(index);
   ++zone.rotation;
   ++m.requests;
+  const bool owned = process < zone.process_capacity && zone.slots()[process].pid != 0 &&
+                     zone.held(process)[index] < std::numeric_limits<std::uint32_t>::max();
+  if (owned) ++zone.held(process)[index];
   ++m.in_flight;
   if (kind.sticky_hit) ++m.sticky_hits;
   // status page: the drain view's activity
@@ -211,6 +221,9 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
       EffectiveHealth(m, now_ms) == Health::kRecovering
           ? ChangeHealth(zone, index, HealthCause::kProbeRequest, now_ms, transition)
           : ChangeHealth(zone, index, HealthCause::kBusy, now_ms, transition);
+  if (owned && m.probe_kind == static_cast<std::uint8_t>(ProbeKind::kRequest) &&
+      m.probe_owner == 0)
+    m.probe_owner = zone.slots()[process].pid;  // returned if that process dies
   const std::uint64_t mult = ScaledMult(zone, m, now_ms);
   switch (zone.GetMethod()) {
     case Method::kRequest:
@@ -233,10 +246,20 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
 
 bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
                std::uint64_t bytes_received, std::uint64_t now_ms,
-               Transition* transition) noexcept {
+               Transition* transition, std::size_t process) noexcept {
   if (index >= zone.member_count) return false;
   MemberState& m = zone.record(index);
-  if (m.in_flight > 0) --m.in_flight;
+  // An attempt of a slot that was released (its process judged dead) was
+  // already taken off the total then.
+  if (process < zone.process_capacity) {
+    std::uint32_t& held = zone.held(process)[index];
+    if (held > 0) {
+      --held;
+      if (m.in_flight > 0) --m.in_flight;
+    }
+  } else if (m.in_flight > 0) {
+    --m.in_flight;
+  }
   m.bytes_sent = SaturatingAdd(m.bytes_sent, bytes_sent);
   m.bytes_received = SaturatingAdd(m.bytes_received, bytes_received);
   const std::uint64_t mult = ScaledMult(zone, m, now_ms);

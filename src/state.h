@@ -2,9 +2,11 @@
 // nginx master, used by every worker process, and carried across reloads.
 //
 // The zone is plain old data (no pointers, no C++ objects) with a fixed,
-// versioned layout: a Zone header followed by one MemberState record per
-// member, in the Balancer's member order (record i is member i). Records
-// carry the worker name so that a reload can match them by name.
+// versioned layout: a Zone header, one MemberState record per member in the
+// Balancer's member order (record i is member i), then the process table of
+// processes.h (one ProcessSlot per process that may use the zone, and per
+// slot the attempts it holds on each member). Records carry the worker name
+// so that a reload can match them by name.
 //
 // Locking is the caller's business: the glue holds the zone lock around every
 // call that takes a `Zone&` (and around Select(), which reads it). Time is
@@ -90,7 +92,18 @@ enum class ProbeKind : std::uint8_t {
 
 inline constexpr std::uint32_t kZoneMagic = 0x4b4a5453;  // "STJK" in little-endian memory
 // Bump on any change to Zone or MemberState: a reload then starts fresh.
-inline constexpr std::uint32_t kZoneLayoutVersion = 2;
+inline constexpr std::uint32_t kZoneLayoutVersion = 3;
+
+// A process that uses the zone (processes.h): the attempts it starts are
+// counted in its slot too, so that what it held can be returned if it dies.
+struct ProcessSlot {
+  std::uint32_t pid;          // 0: the slot is free
+  std::uint32_t reserved0;
+  std::uint64_t start_token;  // when the process started, as the kernel says; 0: unknown
+};
+
+// nginx's own limit on processes (NGX_MAX_PROCESSES).
+inline constexpr std::uint32_t kMaxProcessSlots = 1024;
 
 // The zone header; member_count MemberState records follow it directly.
 struct Zone {
@@ -113,18 +126,28 @@ struct Zone {
   std::uint32_t probe_fails;       // failed probes in a row that take a member out; 0: off
   std::uint8_t active_probes;      // probe=URI: ERR/REC is tested by probes, not by users
   std::uint8_t reserved1[3];
+  std::uint32_t process_capacity;  // ProcessSlot records after the members
+  std::uint32_t reserved2;
+  std::uint64_t processes_checked_ms;  // the latest liveness check of the slots
 
   MemberState* records() noexcept;
   const MemberState* records() const noexcept;
   MemberState& record(std::size_t i) noexcept { return records()[i]; }
   const MemberState& record(std::size_t i) const noexcept { return records()[i]; }
   Method GetMethod() const noexcept { return static_cast<Method>(method); }
+
+  ProcessSlot* slots() noexcept;
+  const ProcessSlot* slots() const noexcept;
+  // Attempts process slot `slot` holds, one count per member.
+  std::uint32_t* held(std::size_t slot) noexcept;
+  const std::uint32_t* held(std::size_t slot) const noexcept;
 };
 
 static_assert(std::is_standard_layout_v<MemberState> && std::is_trivially_copyable_v<MemberState>);
 static_assert(std::is_standard_layout_v<Zone> && std::is_trivially_copyable_v<Zone>);
 static_assert(sizeof(MemberState) == 288 && sizeof(MemberState) % 8 == 0);
-static_assert(sizeof(Zone) == 96 && sizeof(Zone) % alignof(MemberState) == 0);
+static_assert(std::is_standard_layout_v<ProcessSlot> && sizeof(ProcessSlot) == 16);
+static_assert(sizeof(Zone) == 112 && sizeof(Zone) % alignof(MemberState) == 0);
 
 inline MemberState* Zone::records() noexcept {
   return reinterpret_cast<MemberState*>(reinterpret_cast<unsigned char*>(this) + sizeof(Zone));
@@ -134,18 +157,34 @@ inline const MemberState* Zone::records() const noexcept {
                                               sizeof(Zone));
 }
 
-// Bytes a zone for `members` members needs.
-constexpr std::size_t ZoneBytes(std::size_t members) {
-  return sizeof(Zone) + members * sizeof(MemberState);
+inline ProcessSlot* Zone::slots() noexcept {
+  return reinterpret_cast<ProcessSlot*>(records() + member_count);
+}
+inline const ProcessSlot* Zone::slots() const noexcept {
+  return reinterpret_cast<const ProcessSlot*>(records() + member_count);
+}
+inline std::uint32_t* Zone::held(std::size_t slot) noexcept {
+  return reinterpret_cast<std::uint32_t*>(slots() + process_capacity) + slot * member_count;
+}
+inline const std::uint32_t* Zone::held(std::size_t slot) const noexcept {
+  return reinterpret_cast<const std::uint32_t*>(slots() + process_capacity) + slot * member_count;
+}
+
+// Bytes a zone for `members` members and `processes` process slots needs.
+constexpr std::size_t ZoneBytes(std::size_t members, std::size_t processes = 0) {
+  return sizeof(Zone) + members * sizeof(MemberState) + processes * sizeof(ProcessSlot) +
+         (processes * members * sizeof(std::uint32_t) + 7) / 8 * 8;
 }
 
 // A fresh zone for `balancer` in `memory` (8-byte aligned, at least
-// ZoneBytes(members) long): every member OK/IDLE with zero load and counters.
-// Returns nullptr when the memory is too small or misaligned, or a member
-// name is longer than kMaxNameBytes. `options` (nullptr: the defaults) are
+// ZoneBytes(members, processes) long): every member OK/IDLE with zero load
+// and counters, every process slot free. Returns nullptr when the memory is
+// too small or misaligned, a member name is longer than kMaxNameBytes or
+// `processes` passes kMaxProcessSlots. `options` (nullptr: the defaults) are
 // the recovery options of nginx.conf.
 Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
-               std::uint64_t now_ms, const HealthOptions* options = nullptr) noexcept;
+               std::uint64_t now_ms, const HealthOptions* options = nullptr,
+               std::size_t processes = 0) noexcept;
 
 // The zone at `memory` if it is one of this layout and fits in `bytes`.
 const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept;
@@ -163,14 +202,15 @@ struct ReconcileStats {
 // keeps health, error times, load and counters; a new one starts fresh; a
 // removed one is dropped. An attribute the file changed (activation,
 // lbfactor) takes the file's value; otherwise a runtime edit is kept.
-// In-flight counts start at 0, because requests still running in old
-// worker processes end against the old records; for the same reason a
-// probe claim of the old configuration is dropped (ERR/PRB -> ERR/REC) and
-// OK/BUSY becomes OK. Configuration time: may allocate. Returns nullptr as
-// InitZone() does.
+// In-flight counts start at 0 and the process table empty, because requests
+// still running in old worker processes end against the old records; for
+// the same reason a probe claim of the old configuration is dropped
+// (ERR/PRB -> ERR/REC) and OK/BUSY becomes OK. Configuration time: may
+// allocate. Returns nullptr as InitZone() does.
 Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
                     const void* old_memory, std::size_t old_bytes, std::uint64_t now_ms,
-                    ReconcileStats* stats = nullptr, const HealthOptions* options = nullptr);
+                    ReconcileStats* stats = nullptr, const HealthOptions* options = nullptr,
+                    std::size_t processes = 0);
 
 // The record index of the worker `name`, or -1.
 int FindRecord(const Zone& zone, std::string_view name) noexcept;
@@ -217,21 +257,26 @@ struct AttemptKind {
   bool new_session = false;  // the request carried no session id
 };
 
-// An attempt on member `index` starts (nginx: peer.get returned it).
-// Counts it, adds load by the method and advances the rotation. A member in
-// ERR/REC (or due for it) becomes ERR/PRB: this attempt is its probe; a
-// member reaching busy_limit becomes OK/BUSY. Returns true and fills
-// *transition if health changed.
-bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
-                 Transition* transition = nullptr) noexcept;
+// No process slot: the attempt is counted in the totals only.
+inline constexpr std::size_t kNoProcess = static_cast<std::size_t>(-1);
 
-// The attempt on member `index` ended (nginx: peer.free). `bytes_sent` and
-// `bytes_received` feed the counters and the Traffic method. Returns true
-// and fills *transition if the outcome changed the member's health (at
-// most one change: the outcome's, else leaving ERR/PRB or OK/BUSY).
+// An attempt on member `index` starts (nginx: peer.get returned it), in the
+// process of slot `process` (processes.h). Counts it, in the member's total
+// and in the slot, adds load by the method and advances the rotation. A
+// member in ERR/REC (or due for it) becomes ERR/PRB: this attempt is its
+// probe, claimed by the slot's process; a member reaching busy_limit becomes
+// OK/BUSY. Returns true and fills *transition if health changed.
+bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t now_ms,
+                 Transition* transition = nullptr, std::size_t process = kNoProcess) noexcept;
+
+// The attempt on member `index`, started by the process of slot `process`,
+// ended (nginx: peer.free). `bytes_sent` and `bytes_received` feed the
+// counters and the Traffic method. Returns true and fills *transition if
+// the outcome changed the member's health (at most one change: the
+// outcome's, else leaving ERR/PRB or OK/BUSY).
 bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
                std::uint64_t bytes_received, std::uint64_t now_ms,
-               Transition* transition = nullptr) noexcept;
+               Transition* transition = nullptr, std::size_t process = kNoProcess) noexcept;
 
 // The periodic tick (any process may call it; cheap when nothing is due).
 // Every call: probe claims past their deadline are dropped (ERR/PRB ->

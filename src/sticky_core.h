@@ -158,8 +158,9 @@ int sticky_balancer_session_cookie(const sticky_balancer_t *b,
 sticky_str_t sticky_balancer_session_path(const sticky_balancer_t *b)
     STICKY_NOEXCEPT;
 
-/* Bytes of zone state for `members` members (8-byte aligned memory). */
-size_t sticky_zone_bytes(size_t members) STICKY_NOEXCEPT;
+/* Bytes of zone state for `members` members and `processes` process slots
+ * (8-byte aligned memory). */
+size_t sticky_zone_bytes(size_t members, size_t processes) STICKY_NOEXCEPT;
 
 /* Counts of what a reload did to the zone's records. */
 typedef struct {
@@ -170,12 +171,12 @@ typedef struct {
 } sticky_zone_stats_t;
 
 /*
- * Builds the zone state for `b` in `memory`, carrying over the records of
- * the previous configuration's zone at `old` (NULL: none) by worker name.
- * Configuration time.
+ * Builds the zone state for `b` in `memory`, with `processes` free process
+ * slots, carrying over the records of the previous configuration's zone at
+ * `old` (NULL: none) by worker name. Configuration time.
  */
 int sticky_zone_build(const sticky_balancer_t *b, void *memory, size_t bytes,
-    const void *old, size_t old_bytes, uint64_t now_ms,
+    size_t processes, const void *old, size_t old_bytes, uint64_t now_ms,
     sticky_zone_stats_t *stats, sticky_error_t *err) STICKY_NOEXCEPT;
 
 /* The session ids of one request, in the order they are tried. */
@@ -249,22 +250,25 @@ enum {
     STICKY_OUTCOME_REPLY_TIMEOUT = 4    /* no reply within the read timeout */
 };
 
-/* Request time, zone locked: an attempt on decision->member starts. Returns
- * 1 and fills *t when the member's health changed. */
+/* Request time, zone locked: an attempt on decision->member starts, in the
+ * process of slot `process` (-1: none). Returns 1 and fills *t when the
+ * member's health changed. */
 int sticky_report_start(const sticky_balancer_t *b, void *zone,
-    const sticky_decision_t *decision, uint64_t now_ms,
+    const sticky_decision_t *decision, int process, uint64_t now_ms,
     sticky_transition_t *t) STICKY_NOEXCEPT;
 
 /*
- * Request time, zone locked: the attempt on `member` ended. With
+ * Request time, zone locked: the attempt on `member`, started in the
+ * process of slot `process` (as given to sticky_report_start()), ended. With
  * STICKY_OUTCOME_SUCCESS, `status` is the response status (0: unknown),
  * judged by the member's fail_on_status: positive, the member goes to ERR;
  * negative, the attempt counts as neutral. Returns 1 and fills *t when the
  * member's health changed.
  */
 int sticky_report_end(const sticky_balancer_t *b, void *zone, size_t member,
-    int outcome, int status, uint64_t bytes_sent, uint64_t bytes_received,
-    uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
+    int process, int outcome, int status, uint64_t bytes_sent,
+    uint64_t bytes_received, uint64_t now_ms, sticky_transition_t *t)
+    STICKY_NOEXCEPT;
 
 /*
  * Timer, zone locked: recovery and load decay (worker.maintain). Every
@@ -284,6 +288,40 @@ size_t sticky_force_recovery(const sticky_balancer_t *b, void *zone,
  * member's live activation, STICKY_ACTIVE, ... as the status page sets it. */
 int sticky_member_activation(const sticky_balancer_t *b, const void *zone,
     size_t member) STICKY_NOEXCEPT;
+
+/* --- processes ---------------------------------------------------------- */
+
+/*
+ * The processes that use a zone. Each worker process takes a slot; the
+ * attempts it starts and the probes it claims are its own, so that when it
+ * dies without ending them, releasing its slot gives them back. Zone
+ * locked. A slot is an index, -1 for none.
+ */
+int sticky_process_attach(void *zone, unsigned pid, uint64_t start_token)
+    STICKY_NOEXCEPT;
+int sticky_process_find(const void *zone, unsigned pid) STICKY_NOEXCEPT;
+
+typedef struct {
+    int       slot;
+    unsigned  pid;
+    uint64_t  start_token;      /* when it started, as the kernel says; 0: unknown */
+} sticky_process_t;
+
+/* The slots in use: writes up to `n` to `out`, returns how many are used. */
+size_t sticky_processes(const void *zone, sticky_process_t *out, size_t n)
+    STICKY_NOEXCEPT;
+
+/* The process of `slot` is gone: its attempts leave the members' in-flight
+ * counts, its probe claims are dropped, busy members may leave OK/BUSY.
+ * Reports as sticky_maintain() does. */
+size_t sticky_process_release(const sticky_balancer_t *b, void *zone,
+    int slot, uint64_t now_ms, sticky_transition_t *out, size_t n)
+    STICKY_NOEXCEPT;
+
+/* 1 (and the time kept) when no process checked the slots for `period_ms`:
+ * then this process asks the kernel which of them are gone. */
+int sticky_process_check_due(void *zone, uint64_t now_ms, uint64_t period_ms)
+    STICKY_NOEXCEPT;
 
 /* --- failure and recovery ----------------------------------------------- */
 

@@ -11,6 +11,7 @@
 
 #include "model.h"
 #include "probe.h"
+#include "processes.h"
 #include "select.h"
 #include "session.h"
 #include "state.h"
@@ -144,15 +145,18 @@ STICKY_API int sticky_balancer_session_cookie(const sticky_balancer_t* b, sticky
   return 1;
 }
 
-STICKY_API size_t sticky_zone_bytes(size_t members) noexcept { return sticky::ZoneBytes(members); }
+STICKY_API size_t sticky_zone_bytes(size_t members, size_t processes) noexcept {
+  return sticky::ZoneBytes(members, processes);
+}
 
 STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_t bytes,
-                                 const void* old, size_t old_bytes, uint64_t now_ms,
-                                 sticky_zone_stats_t* stats, sticky_error_t* err) noexcept {
+                                 size_t processes, const void* old, size_t old_bytes,
+                                 uint64_t now_ms, sticky_zone_stats_t* stats,
+                                 sticky_error_t* err) noexcept {
   try {
     sticky::ReconcileStats s;
     if (sticky::ReconcileZone(memory, bytes, b->balancer, old, old ? old_bytes : 0, now_ms, &s,
-                              &b->health) == nullptr) {
+                              &b->health, processes) == nullptr) {
       std::snprintf(err->message, sizeof(err->message),
                     "cannot build the state of lb worker \"%s\" in %zu bytes",
                     b->balancer.name.c_str(), bytes);
@@ -216,21 +220,64 @@ STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
   out->reason = sticky::ReasonName(d.reason);
 }
 
+namespace {
+std::size_t Slot(int process) {
+  return process < 0 ? sticky::kNoProcess : static_cast<std::size_t>(process);
+}
+}  // namespace
+
+STICKY_API int sticky_process_attach(void* zone, unsigned pid, uint64_t start_token) noexcept {
+  const std::size_t slot = sticky::AttachProcess(ZoneAt(zone), pid, start_token);
+  return slot == sticky::kNoProcess ? -1 : static_cast<int>(slot);
+}
+
+STICKY_API int sticky_process_find(const void* zone, unsigned pid) noexcept {
+  const std::size_t slot = sticky::FindProcess(ZoneAt(zone), pid);
+  return slot == sticky::kNoProcess ? -1 : static_cast<int>(slot);
+}
+
+STICKY_API size_t sticky_processes(const void* zone, sticky_process_t* out, size_t n) noexcept {
+  const sticky::Zone& z = ZoneAt(zone);
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < z.process_capacity; ++i) {
+    const sticky::ProcessSlot& s = z.slots()[i];
+    if (s.pid == 0) continue;
+    if (used < n) out[used] = sticky_process_t{static_cast<int>(i), s.pid, s.start_token};
+    ++used;
+  }
+  return used;
+}
+
+STICKY_API size_t sticky_process_release(const sticky_balancer_t*, void* zone, int slot,
+                                         uint64_t now_ms, sticky_transition_t* out,
+                                         size_t n) noexcept {
+  if (slot < 0) return 0;
+  return Transitions(out, n, [&](sticky::Transition* batch, std::size_t cap) {
+    return sticky::ReleaseProcess(ZoneAt(zone), Slot(slot), now_ms, batch, cap);
+  });
+}
+
+STICKY_API int sticky_process_check_due(void* zone, uint64_t now_ms, uint64_t period_ms) noexcept {
+  return sticky::ProcessCheckDue(ZoneAt(zone), now_ms, period_ms) ? 1 : 0;
+}
+
 STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
-                                   const sticky_decision_t* decision, uint64_t now_ms,
-                                   sticky_transition_t* t) noexcept {
+                                   const sticky_decision_t* decision, int process,
+                                   uint64_t now_ms, sticky_transition_t* t) noexcept {
   if (decision->verdict != STICKY_PICK_MEMBER || decision->member < 0 ||
       static_cast<std::size_t>(decision->member) >= b->selector.member_count())
     return 0;
   sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0};
   sticky::Transition transition;
-  if (!sticky::ReportStart(ZoneAt(zone), decision->member, kind, now_ms, &transition)) return 0;
+  if (!sticky::ReportStart(ZoneAt(zone), decision->member, kind, now_ms, &transition,
+                           Slot(process)))
+    return 0;
   ToC(transition, t);
   return 1;
 }
 
 STICKY_API int sticky_report_end(const sticky_balancer_t* b, void* zone, size_t member,
-                                 int outcome, int status, uint64_t bytes_sent,
+                                 int process, int outcome, int status, uint64_t bytes_sent,
                                  uint64_t bytes_received, uint64_t now_ms,
                                  sticky_transition_t* t) noexcept {
   if (member >= b->selector.member_count()) return 0;
@@ -249,7 +296,8 @@ STICKY_API int sticky_report_end(const sticky_balancer_t* b, void* zone, size_t 
     default: break;
   }
   sticky::Transition transition;
-  if (!sticky::ReportEnd(ZoneAt(zone), member, o, bytes_sent, bytes_received, now_ms, &transition))
+  if (!sticky::ReportEnd(ZoneAt(zone), member, o, bytes_sent, bytes_received, now_ms, &transition,
+                         Slot(process)))
     return 0;
   ToC(transition, t);
   return 1;

@@ -162,11 +162,12 @@ sub worker_pids {
     return sort { $a <=> $b } @pids;
 }
 
-# Sends HUP and waits until the old workers are gone and new ones run.
-# Returns 1 when the workers were replaced, 0 when nginx kept the old ones
-# (a configuration it refused), after at most 10 s.
+# Sends HUP and waits until the old workers are gone and new ones run (with
+# old_may_stay => N: all but N of them). Returns 1 when the workers
+# were replaced, 0 when nginx kept the old ones (a configuration it
+# refused), after at most 10 s.
 sub reload {
-    my ($self) = @_;
+    my ($self, %opts) = @_;
     my %old = map { $_ => 1 } $self->worker_pids;
     my $log_before = -s $self->error_log // 0;
     kill 'HUP', $self->{pid};
@@ -174,7 +175,10 @@ sub reload {
     while (time < $deadline) {
         my @now = $self->worker_pids;
         my @new = grep { !$old{$_} } @now;
-        return 1 if @new && !grep { $old{$_} } @now;
+        # old_may_stay => N: N old workers finishing requests may outlive it
+        my $stay = grep { $old{$_} } @now;
+        return 1 if @new && $stay <= ($opts{old_may_stay} // 0)
+            && (!$stay || @new >= $self->{workers});
         my $log = $self->read_file('logs/error.log');
         # a refused configuration is logged and the old workers stay
         return 0 if length($log) > $log_before
@@ -315,6 +319,94 @@ EOF
         sleep 0.02;
     }
     return $pid;
+}
+
+# A backend that reads requests and never answers them, until it is killed
+# (kill_backend): its connections then break, and each request held that
+# long fails. held($route) counts the requests it has read.
+sub start_hold_backend {
+    my ($self, $route) = @_;
+    my $port = $self->port("backend:$route");
+    my $count = "$self->{dir}/hold-$route.count";
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                       Proto => 'tcp', Listen => 128, ReuseAddr => 1)
+        or die "hold backend $route: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        my $sel = IO::Select->new($listen);
+        my %head;
+        while (1) {
+            for my $s ($sel->can_read) {
+                if ($s == $listen) {
+                    my $c = $listen->accept or next;
+                    $sel->add($c);
+                    next;
+                }
+                my $n = sysread($s, my $buf, 65536);
+                if (!$n) {
+                    $sel->remove($s);
+                    delete $head{$s};
+                    close $s;
+                    next;
+                }
+                next if $head{$s};
+                $head{$s} = 1;
+                open my $fh, '>>', $count or die;
+                print $fh "request\n";
+                close $fh;
+            }
+        }
+    }
+    close $listen;
+    $self->{backends}{$route} = $pid;
+    return $port;
+}
+
+# Requests the hold backend $route has read so far.
+sub held {
+    my ($self, $route) = @_;
+    my @lines = split /\n/, $self->read_file("hold-$route.count");
+    return scalar @lines;
+}
+
+# A request sent on a connection of its own and left waiting for its answer;
+# read it with answer(). The socket is returned.
+sub send_request {
+    my ($self, $port, $path, %h) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or die "connect to $port: $!";
+    my $req = "GET $path HTTP/1.0\r\nHost: localhost\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    print $s "$req\r\n";
+    return $s;
+}
+
+# The answer to a request of send_request(), within $timeout seconds.
+sub answer {
+    my ($self, $s, $timeout) = @_;
+    my $sel = IO::Select->new($s);
+    my $raw = '';
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline && $sel->can_read($deadline - time)) {
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $raw .= $buf;
+    }
+    close $s;
+    return _parse_response($raw);
+}
+
+# Polls $check (a code ref) every 50 ms until it returns true or $seconds
+# pass; returns its last result.
+sub wait_for {
+    my ($self, $seconds, $check) = @_;
+    my $deadline = time + $seconds;
+    while (1) {
+        my $v = $check->();
+        return $v if $v || time > $deadline;
+        sleep 0.05;
+    }
 }
 
 # kill -9 one backend: connections to its port are refused from now on.

@@ -56,9 +56,10 @@ class StateTest : public ::testing::Test {
 };
 
 TEST_F(StateTest, LayoutIsFixed) {
-  EXPECT_EQ(96u, sizeof(Zone));
+  EXPECT_EQ(112u, sizeof(Zone));
   EXPECT_EQ(288u, sizeof(MemberState));
-  EXPECT_EQ(96u + 3 * 288u, ZoneBytes(3));
+  EXPECT_EQ(112u + 3 * 288u, ZoneBytes(3));
+  EXPECT_EQ(112u + 3 * 288u + 2 * 16u + 24u, ZoneBytes(3, 2));
 }
 
 TEST_F(StateTest, InitStartsFresh) {

@@ -33,10 +33,10 @@ class TransitionsTest : public ::testing::Test {
     ASSERT_EQ(0, sticky_config_lb(cfg_, "", 0, &lb, &err)) << err.message;
     ASSERT_EQ(0, sticky_balancer_create(cfg_, lb, &b_, &err)) << err.message;
     ASSERT_EQ(members, sticky_balancer_members(b_));
-    const std::size_t bytes = sticky_zone_bytes(members);
+    const std::size_t bytes = sticky_zone_bytes(members, 0);
     memory_.assign(bytes / 8 + 1, 0);
     sticky_zone_stats_t stats;
-    ASSERT_EQ(0, sticky_zone_build(b_, memory_.data(), bytes, nullptr, 0, kStart, &stats, &err))
+    ASSERT_EQ(0, sticky_zone_build(b_, memory_.data(), bytes, 0, nullptr, 0, kStart, &stats, &err))
         << err.message;
   }
   void TearDown() override {
@@ -51,8 +51,8 @@ class TransitionsTest : public ::testing::Test {
       d.verdict = STICKY_PICK_MEMBER;
       d.member = static_cast<int>(i);
       sticky_transition_t t;
-      sticky_report_start(b_, memory_.data(), &d, now, &t);
-      ASSERT_EQ(1, sticky_report_end(b_, memory_.data(), i, STICKY_OUTCOME_CONNECT_FAILED, 0, 0,
+      sticky_report_start(b_, memory_.data(), &d, -1, now, &t);
+      ASSERT_EQ(1, sticky_report_end(b_, memory_.data(), i, -1, STICKY_OUTCOME_CONNECT_FAILED, 0, 0,
                                      0, now, &t));
       ASSERT_EQ(std::string("ERR"), t.to);
     }
