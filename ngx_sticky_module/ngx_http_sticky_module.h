@@ -46,6 +46,20 @@ typedef struct {
 
 
 /*
+ * Per location. sticky_status read_write keeps its server block's
+ * server_name list here, for the Host check of changes: nginx frees its own
+ * list once the configuration is read (it keeps only hashes, and only when
+ * an address has several server blocks), so it is copied then.
+ */
+typedef struct {
+    ngx_http_core_srv_conf_t      *status_cscf;    /* NULL: not read_write */
+    ngx_pool_t                    *status_pool;
+    ngx_http_server_name_t        *status_names;
+    ngx_uint_t                     status_nnames;
+} ngx_http_sticky_loc_conf_t;
+
+
+/*
  * Per request. The round robin data comes first so that nginx's SSL session
  * hooks and the keepalive module can treat it as rr data.
  */
@@ -116,7 +130,10 @@ char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
 void ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
     ngx_log_t *log);
 
-/* ngx_http_sticky_status.c: the sticky_status directive */
+/* ngx_http_sticky_status.c: the sticky_status directive; the server_name
+ * list of a read_write location, copied when the configuration is read */
 char *ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_sticky_status_names(ngx_conf_t *cf,
+    ngx_http_sticky_loc_conf_t *slcf, ngx_http_core_srv_conf_t *cscf);
 
 #endif /* NGX_HTTP_STICKY_MODULE_H */
