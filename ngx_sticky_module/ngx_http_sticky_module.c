@@ -266,7 +266,8 @@ ngx_http_sticky_create_loc_conf(ngx_conf_t *cf)
 /*
  * Called for every location, after the merges of the static modules (a
  * dynamic module comes after them in cycle->modules, and nginx merges one
- * module at a time).
+ * module at a time): the proxy module's settings of the location are final
+ * here, which the probes' TLS needs.
  */
 static char *
 ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
@@ -287,7 +288,11 @@ ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+#if (NGX_HTTP_SSL)
+    return ngx_http_sticky_probe_ssl_location(cf);
+#else
     return NGX_CONF_OK;
+#endif
 }
 
 
