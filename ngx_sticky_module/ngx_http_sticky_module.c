@@ -22,13 +22,13 @@ static ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
 static ngx_int_t ngx_http_sticky_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_sticky_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_sticky_create_srv_conf(ngx_conf_t *cf);
-static void *ngx_http_sticky_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child);
 static ngx_int_t ngx_http_sticky_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_header_filter(ngx_http_request_t *r);
 static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void *ngx_http_sticky_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 
 
 static ngx_command_t  ngx_http_sticky_commands[] = {
