@@ -28,6 +28,9 @@ static void ngx_http_sticky_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_header_filter(ngx_http_request_t *r);
 static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void *ngx_http_sticky_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 
 
 static ngx_command_t  ngx_http_sticky_commands[] = {
@@ -42,7 +45,7 @@ static ngx_command_t  ngx_http_sticky_commands[] = {
     { ngx_string("sticky_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_sticky_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -60,8 +63,8 @@ static ngx_http_module_t  ngx_http_sticky_module_ctx = {
     ngx_http_sticky_create_srv_conf,       /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_sticky_create_loc_conf,       /* create location configuration */
+    ngx_http_sticky_merge_loc_conf         /* merge location configuration */
 };
 
 
@@ -271,6 +274,62 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
     sticky_health_options_init(&conf->health);
 
     return conf;
+}
+
+
+static void *
+ngx_http_sticky_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_sticky_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->status_cscf = NULL;
+     *     conf->status_pool = NULL;
+     *     conf->status_names = NULL;
+     *     conf->status_nnames = 0;
+     */
+
+    return conf;
+}
+
+
+/*
+ * Called for every location, after the merges of the static modules (a
+ * dynamic module comes after them in cycle->modules, and nginx merges one
+ * module at a time): the proxy module's settings of the location are final
+ * here, which the probes' TLS needs.
+ */
+static char *
+ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_sticky_loc_conf_t *prev = parent;
+    ngx_http_sticky_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* "if" and "limit_except" blocks run their location's content handler */
+    if (clcf->noname && conf->status_cscf == NULL && prev->status_cscf) {
+        if (ngx_http_sticky_status_names(cf, conf, prev->status_cscf)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+#if (NGX_HTTP_SSL)
+    return ngx_http_sticky_probe_ssl_location(cf);
+#else
+    return NGX_CONF_OK;
+#endif
 }
 
 

@@ -78,9 +78,33 @@ typedef struct {
     ngx_uint_t                     member_timeouts;  /* any of them set */
     u_char                        *socket_keepalive; /* per member, 0 or 1 */
 
+#if (NGX_HTTP_SSL)
+    /* probes over TLS: set when a proxy_pass https:// uses this upstream */
+    ngx_http_upstream_conf_t      *probe_ssl;  /* that location's, the first */
+    ngx_str_t                      probe_ssl_name;   /* null-terminated */
+    ngx_uint_t                     probe_ssl_sni;    /* sent as SNI */
+    ngx_str_t                      probe_ssl_location;
+    ngx_str_t                      probe_plain_location;
+    ngx_uint_t                     probe_ssl_noted;  /* other settings seen */
+#endif
+
     /* AJP: set when an ajp_pass uses this upstream */
     void                          *ajp;        /* ngx_http_sticky_ajp_upstream_t */
 } ngx_http_sticky_srv_conf_t;
+
+
+/*
+ * Per location. sticky_status read_write keeps its server block's
+ * server_name list here, for the Host check of changes: nginx frees its own
+ * list once the configuration is read (it keeps only hashes, and only when
+ * an address has several server blocks), so it is copied then.
+ */
+typedef struct {
+    ngx_http_core_srv_conf_t      *status_cscf;    /* NULL: not read_write */
+    ngx_pool_t                    *status_pool;
+    ngx_http_server_name_t        *status_names;
+    ngx_uint_t                     status_nnames;
+} ngx_http_sticky_loc_conf_t;
 
 
 /*
@@ -169,7 +193,16 @@ char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
 void ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
     ngx_log_t *log);
 
-/* ngx_http_sticky_status.c: the sticky_status directive */
+#if (NGX_HTTP_SSL)
+/* ngx_http_sticky_probe_ssl.c: from merge_loc_conf, whether the location
+ * reaches a sticky_workers upstream with proxy_pass https:// */
+char *ngx_http_sticky_probe_ssl_location(ngx_conf_t *cf);
+#endif
+
+/* ngx_http_sticky_status.c: the sticky_status directive; the server_name
+ * list of a read_write location, copied when the configuration is read */
 char *ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_sticky_status_names(ngx_conf_t *cf,
+    ngx_http_sticky_loc_conf_t *slcf, ngx_http_core_srv_conf_t *cscf);
 
 #endif /* NGX_HTTP_STICKY_MODULE_H */

@@ -7,6 +7,8 @@
  *
  * The members of an upstream that an ajp_pass uses listen on AJP ports:
  * their probe is a CPING, passed by a CPONG (mod_jk's own health check).
+ * Those of an upstream that a proxy_pass https:// uses speak TLS: the probe
+ * does too, with that location's settings (ngx_http_sticky_probe_ssl.c).
  *
  * A probe is an ordinary non-blocking nginx connection with a pool of its
  * own, freed when it ends. Its connection is marked idle, so a quitting or
@@ -17,31 +19,14 @@
  */
 
 #include "ngx_http_sticky_module.h"
+#include "ngx_http_sticky_probe.h"
 
 
 #define NGX_HTTP_STICKY_PROBE_POOL  512
 
 
-typedef struct {
-    ngx_peer_connection_t        peer;
-    ngx_event_t                  timeout;
-    ngx_http_sticky_srv_conf_t  *conf;
-    ngx_uint_t                   member;
-    ngx_pool_t                  *pool;
-    u_char                      *send;         /* the rest of the request */
-    u_char                      *send_end;
-    size_t                       received;
-    u_char                       buf[16];      /* "HTTP/1.1 200 " */
-    u_char                       cping[STICKY_AJP_CPING_SIZE];
-} ngx_http_sticky_probe_t;
-
-
-static void ngx_http_sticky_probe_write(ngx_event_t *wev);
-static void ngx_http_sticky_probe_read(ngx_event_t *rev);
 static void ngx_http_sticky_probe_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_sticky_probe_status(ngx_http_sticky_probe_t *pr);
-static void ngx_http_sticky_probe_done(ngx_http_sticky_probe_t *pr,
-    int verdict, const char *why, ngx_int_t status);
 static void ngx_http_sticky_probe_verdict(ngx_http_sticky_srv_conf_t *scf,
     ngx_uint_t member, ngx_log_t *log, int verdict, const char *why,
     ngx_int_t status);
@@ -91,6 +76,9 @@ ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
     } else {
         pr->send = scf->probe_requests[member].data;
         pr->send_end = pr->send + scf->probe_requests[member].len;
+#if (NGX_HTTP_SSL)
+        pr->ssl = (scf->probe_ssl != NULL);
+#endif
     }
 
     pr->peer.sockaddr = addr->sockaddr;
@@ -133,7 +121,8 @@ ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
 }
 
 
-static void
+/* Connected (the first call), or the request can go on. */
+void
 ngx_http_sticky_probe_write(ngx_event_t *wev)
 {
     ssize_t                   n;
@@ -151,6 +140,13 @@ ngx_http_sticky_probe_write(ngx_event_t *wev)
     if (pr->send == pr->send_end) {
         return;   /* sent: waiting for the answer */
     }
+
+#if (NGX_HTTP_SSL)
+    if (pr->ssl && c->ssl == NULL) {
+        ngx_http_sticky_probe_ssl_start(pr);
+        return;
+    }
+#endif
 
     n = c->send(c, pr->send, pr->send_end - pr->send);
 
@@ -177,7 +173,7 @@ ngx_http_sticky_probe_write(ngx_event_t *wev)
 }
 
 
-static void
+void
 ngx_http_sticky_probe_read(ngx_event_t *rev)
 {
     ssize_t                   n;
@@ -245,7 +241,19 @@ ngx_http_sticky_probe_read(ngx_event_t *rev)
 static void
 ngx_http_sticky_probe_timeout(ngx_event_t *ev)
 {
-    ngx_http_sticky_probe_done(ev->data, STICKY_PROBE_FAILED, "timed out", 0);
+    ngx_http_sticky_probe_t  *pr = ev->data;
+
+    const char  *why;
+
+    why = "timed out";
+
+#if (NGX_HTTP_SSL)
+    if (pr->peer.connection->ssl && !pr->peer.connection->ssl->handshaked) {
+        why = "TLS handshake timed out";
+    }
+#endif
+
+    ngx_http_sticky_probe_done(pr, STICKY_PROBE_FAILED, why, 0);
 }
 
 
@@ -291,11 +299,15 @@ ngx_http_sticky_probe_status(ngx_http_sticky_probe_t *pr)
 }
 
 
-/* The probe is over: close it, free it, and report. */
-static void
+/*
+ * The probe is over: close it, free it, and report. `why` may point into
+ * the probe (pr->reason), which is freed first: it is copied.
+ */
+void
 ngx_http_sticky_probe_done(ngx_http_sticky_probe_t *pr, int verdict,
     const char *why, ngx_int_t status)
 {
+    u_char                       reason[NGX_HTTP_STICKY_PROBE_REASON];
     ngx_uint_t                   member;
     ngx_log_t                   *log;
     ngx_http_sticky_srv_conf_t  *scf;
@@ -305,8 +317,21 @@ ngx_http_sticky_probe_done(ngx_http_sticky_probe_t *pr, int verdict,
     }
 
     if (pr->peer.connection) {
+
+#if (NGX_HTTP_SSL)
+        /* a status line came: the TLS connection is sound, close_notify */
+        if (pr->peer.connection->ssl) {
+            ngx_http_sticky_probe_ssl_close(pr->peer.connection, status != 0);
+        }
+#endif
+
         ngx_close_connection(pr->peer.connection);
         pr->peer.connection = NULL;
+    }
+
+    if (why) {
+        (void) ngx_cpystrn(reason, (u_char *) why, sizeof(reason));
+        why = (const char *) reason;
     }
 
     scf = pr->conf;
@@ -485,12 +510,6 @@ invalid:
 char *
 ngx_http_sticky_init_probes(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
 {
-    size_t           len;
-    u_char          *p;
-    ngx_str_t        host;
-    ngx_uint_t       i, ipv6;
-    sticky_member_t  m;
-
     if (scf->probe_uri.len == 0) {
 
         if (scf->probe_params) {
@@ -502,6 +521,24 @@ ngx_http_sticky_init_probes(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
         return NGX_CONF_OK;
     }
 
+    return ngx_http_sticky_probe_requests(cf, scf, NULL);
+}
+
+
+/*
+ * Configuration time: the probe request of every member, with `host` as
+ * its Host header, or (NULL) the member's host and port.
+ */
+char *
+ngx_http_sticky_probe_requests(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf,
+    ngx_str_t *host)
+{
+    size_t           len;
+    u_char          *p;
+    ngx_str_t        name;
+    ngx_uint_t       i, ipv6;
+    sticky_member_t  m;
+
     scf->probe_requests = ngx_pcalloc(cf->pool,
                                       scf->nmembers * sizeof(ngx_str_t));
     if (scf->probe_requests == NULL) {
@@ -511,15 +548,19 @@ ngx_http_sticky_init_probes(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
     for (i = 0; i < scf->nmembers; i++) {
         sticky_lb_member(scf->lb, i, &m);
 
-        host.data = (u_char *) m.host.data;
-        host.len = m.host.len;
-        ipv6 = (ngx_strlchr(host.data, host.data + host.len, ':') != NULL
-                && host.data[0] != '[');
+        name.data = (u_char *) m.host.data;
+        name.len = m.host.len;
+        ipv6 = (ngx_strlchr(name.data, name.data + name.len, ':') != NULL
+                && name.data[0] != '[');
+
+        if (host) {
+            name = *host;
+        }
 
         len = sizeof("GET  HTTP/1.0" CRLF "Host: []:65535" CRLF
                      "User-Agent: nginx-sticky-probe" CRLF
                      "Connection: close" CRLF CRLF) - 1
-              + scf->probe_uri.len + host.len;
+              + scf->probe_uri.len + name.len;
 
         p = ngx_pnalloc(cf->pool, len);
         if (p == NULL) {
@@ -528,8 +569,16 @@ ngx_http_sticky_init_probes(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
 
         scf->probe_requests[i].data = p;
         p = ngx_sprintf(p, "GET %V HTTP/1.0" CRLF, &scf->probe_uri);
-        p = ngx_sprintf(p, ipv6 ? "Host: [%V]:%ui" CRLF : "Host: %V:%ui" CRLF,
-                        &host, (ngx_uint_t) m.port);
+
+        if (host) {
+            p = ngx_sprintf(p, "Host: %V" CRLF, &name);
+
+        } else {
+            p = ngx_sprintf(p, ipv6 ? "Host: [%V]:%ui" CRLF
+                                    : "Host: %V:%ui" CRLF,
+                            &name, (ngx_uint_t) m.port);
+        }
+
         p = ngx_cpymem(p, "User-Agent: nginx-sticky-probe" CRLF
                           "Connection: close" CRLF CRLF,
                        sizeof("User-Agent: nginx-sticky-probe" CRLF

@@ -38,11 +38,11 @@ static void ngx_http_sticky_status_copy_names(void *data);
 char *
 ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                      *value;
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_conf_ctx_t            *ctx;
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_sticky_status_conf_t  *sscf;
+    ngx_http_sticky_loc_conf_t  *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_srv_conf_t  *cscf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -60,26 +60,11 @@ ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (ngx_strcmp(value[1].data, "read_write") == 0) {
-        sscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_status_conf_t));
-        if (sscf == NULL) {
+        cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+        if (ngx_http_sticky_status_names(cf, slcf, cscf) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
-
-        /* server_name may still follow: its list is read when complete */
-        sscf->cscf = ngx_http_conf_get_module_srv_conf(cf,
-                                                       ngx_http_core_module);
-        sscf->pool = cf->pool;
-
-        cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
-        if (cln == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        cln->handler = ngx_http_sticky_status_copy_names;
-        cln->data = sscf;
-
-        ctx = cf->ctx;
-        ctx->loc_conf[ngx_http_sticky_module.ctx_index] = sscf;
 
         clcf->handler = ngx_http_sticky_status_rw_handler;
         return NGX_CONF_OK;
@@ -93,6 +78,33 @@ ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * The server_name list of `cscf` is copied into `slcf` once the
+ * configuration is read: server_name may still follow in the server block.
+ * Called by the directive, and by merge_loc_conf for the locations that
+ * inherit the content handler (if, limit_except).
+ */
+ngx_int_t
+ngx_http_sticky_status_names(ngx_conf_t *cf, ngx_http_sticky_loc_conf_t *slcf,
+    ngx_http_core_srv_conf_t *cscf)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    slcf->status_cscf = cscf;
+    slcf->status_pool = cf->pool;
+
+    cln = ngx_pool_cleanup_add(cf->temp_pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_sticky_status_copy_names;
+    cln->data = slcf;
+
+    return NGX_OK;
+}
+
+
+/*
  * Runs when the configuration's temporary pool is destroyed: every
  * server_name has been read, and nginx's list (in that pool) is still
  * there. The names and compiled expressions themselves live in the
@@ -101,25 +113,26 @@ ngx_http_sticky_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static void
 ngx_http_sticky_status_copy_names(void *data)
 {
-    ngx_http_sticky_status_conf_t  *sscf = data;
+    ngx_http_sticky_loc_conf_t  *slcf = data;
 
     ngx_uint_t  n;
 
-    n = sscf->cscf->server_names.nelts;
+    n = slcf->status_cscf->server_names.nelts;
 
     if (n == 0) {
         return;
     }
 
     /* out of memory: no name, only the address and localhost are taken */
-    sscf->names = ngx_palloc(sscf->pool, n * sizeof(ngx_http_server_name_t));
-    if (sscf->names == NULL) {
+    slcf->status_names = ngx_palloc(slcf->status_pool,
+                                    n * sizeof(ngx_http_server_name_t));
+    if (slcf->status_names == NULL) {
         return;
     }
 
-    ngx_memcpy(sscf->names, sscf->cscf->server_names.elts,
+    ngx_memcpy(slcf->status_names, slcf->status_cscf->server_names.elts,
                n * sizeof(ngx_http_server_name_t));
-    sscf->nnames = n;
+    slcf->status_nnames = n;
 }
 
 

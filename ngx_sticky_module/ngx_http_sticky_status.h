@@ -9,22 +9,6 @@
 #include "ngx_http_sticky_module.h"
 
 
-/*
- * What a read_write location knows of its server block: the server_name
- * list, for the Host check of changes. nginx frees its own list once the
- * configuration is read (it keeps only hashes, and only when an address
- * has several server blocks), so it is copied then. It hangs on the
- * location's slot of this module (which has no location configuration of
- * its own, so nginx leaves the slot to us).
- */
-typedef struct {
-    ngx_http_core_srv_conf_t  *cscf;
-    ngx_pool_t                *pool;
-    ngx_http_server_name_t    *names;
-    ngx_uint_t                 nnames;
-} ngx_http_sticky_status_conf_t;
-
-
 /* POST: NGX_DECLINED when the request may go on to its body. */
 ngx_int_t ngx_http_sticky_status_post_check(ngx_http_request_t *r);
 void ngx_http_sticky_status_post_body(ngx_http_request_t *r);

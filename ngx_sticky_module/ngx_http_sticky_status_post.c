@@ -221,9 +221,9 @@ ngx_http_sticky_status_origin_ok(ngx_http_request_t *r, ngx_str_t *origin)
 static ngx_int_t
 ngx_http_sticky_status_host_ok(ngx_http_request_t *r)
 {
-    ngx_str_t                       host;
-    ngx_uint_t                      i;
-    ngx_http_sticky_status_conf_t  *sscf;
+    ngx_str_t                    host;
+    ngx_uint_t                   i;
+    ngx_http_sticky_loc_conf_t  *slcf;
 
     /* validated by nginx: lower case, without the port and a final dot */
     host = r->headers_in.server;
@@ -232,10 +232,10 @@ ngx_http_sticky_status_host_ok(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    sscf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_module);
 
-    for (i = 0; sscf && i < sscf->nnames; i++) {
-        if (ngx_http_sticky_status_server_name(&sscf->names[i], &host)) {
+    for (i = 0; i < slcf->status_nnames; i++) {
+        if (ngx_http_sticky_status_server_name(&slcf->status_names[i], &host)) {
             return NGX_OK;
         }
     }

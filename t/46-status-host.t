@@ -59,7 +59,10 @@ $listen
         server_name admin.example *.ops.example .corp.example www.tail.*
                     "~^node[0-9]+\\.regex\\.example\$";
         location /status { sticky_status; }
-        location /admin { sticky_status read_write; }
+        location /admin {
+            sticky_status read_write;
+            if (\$arg_in_if) { set \$in_if 1; }
+        }
     }
 EOF
 $t->run($front);
@@ -149,6 +152,18 @@ for my $case (@accepted) {
 }
 is(drain(undef)->{status}, 200, 'no Host at all (HTTP/1.0, not a browser): accepted');
 activate();
+
+# an "if" block runs its location's handler with a configuration of its own
+sub drain_in_if {
+    my ($host) = @_;
+    return raw('POST', '/admin?in_if=1', $host,
+               form_encode(upstream => 'tomcats', worker => 'tomcat2', activation => 'D'),
+               'X-Sticky-Admin' => 1,
+               'Content-Type' => 'application/x-www-form-urlencoded');
+}
+is(drain_in_if('admin.example')->{status}, 200, 'inside an "if" block: a server_name is accepted');
+activate();
+is(drain_in_if('rebind.example')->{status}, 403, '... and a foreign Host refused');
 
 $r = drain("$outside:$front", addr => $outside);
 is($r->{status}, 200, "on $outside: Host $outside:$front is accepted");
