@@ -182,7 +182,7 @@ sub reload {
         my $log = $self->read_file('logs/error.log');
         # a refused configuration is logged and the old workers stay
         return 0 if length($log) > $log_before
-            && substr($log, $log_before) =~ /\[emerg\]/
+            && substr($log, $log_before) =~ /\[(?:emerg|crit)\]/
             && !@new;
         sleep 0.05;
     }
@@ -409,6 +409,30 @@ sub wait_for {
     }
 }
 
+# The worker processes of our nginx with an established connection to
+# 127.0.0.1:$port, one entry per connection (from /proc/net/tcp and the
+# processes' file descriptors).
+sub connections_to {
+    my ($self, $port) = @_;
+    my %inode;
+    if (open my $fh, '<', '/proc/net/tcp') {
+        while (my $line = <$fh>) {
+            my @f = split ' ', $line;
+            next unless @f > 9 && $f[3] eq '01';
+            my (undef, $rport) = split /:/, $f[2];
+            $inode{$f[9]} = 1 if hex($rport) == $port;
+        }
+    }
+    my @pids;
+    for my $pid ($self->worker_pids) {
+        for my $fd (glob "/proc/$pid/fd/*") {
+            my $link = readlink($fd) // next;
+            push @pids, $pid if $link =~ /^socket:\[(\d+)\]$/ && $inode{$1};
+        }
+    }
+    return @pids;
+}
+
 # kill -9 one backend: connections to its port are refused from now on.
 sub kill_backend {
     my ($self, $route) = @_;
@@ -417,12 +441,14 @@ sub kill_backend {
     waitpid($pid, 0);
 }
 
-# Problems in error.log that no test may leave behind.
+# Problems in error.log that no test may leave behind, except lines
+# matching $allow (a regex: what the test itself provoked).
 sub log_problems {
-    my ($self) = @_;
+    my ($self, $allow) = @_;
     my @bad;
     for my $log ('logs/error.log', 'logs/stderr.log') {
         for (split /\n/, $self->read_file($log)) {
+            next if $allow && /$allow/;
             push @bad, $_ if /\[alert\]|\[crit\]|exited on signal|is full|sanitizer/i;
         }
     }
@@ -430,10 +456,11 @@ sub log_problems {
 }
 
 # Stops nginx and checks the log; call once at the end of a test file.
+# allow => qr/.../: log lines the test provoked on purpose.
 sub finish {
-    my ($self) = @_;
+    my ($self, %opts) = @_;
     ok($self->stop, 'nginx stopped gracefully');
-    my @bad = $self->log_problems;
+    my @bad = $self->log_problems($opts{allow});
     ok(!@bad, 'no alerts or crashes in error.log') or diag(join "\n", @bad);
 }
 
