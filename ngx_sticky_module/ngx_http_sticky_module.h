@@ -157,9 +157,7 @@ ngx_int_t ngx_http_sticky_attach_process(ngx_cycle_t *cycle);
 void ngx_http_sticky_detach_process(ngx_cycle_t *cycle);
 void ngx_http_sticky_check_processes(ngx_http_sticky_srv_conf_t *scf,
     ngx_log_t *log);
-ngx_int_t ngx_http_sticky_register_children(void *state, ngx_log_t *log);
-ngx_uint_t ngx_http_sticky_release_gone(ngx_slab_pool_t *shpool, void *state,
-    ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log);
+ngx_uint_t ngx_http_sticky_children(sticky_process_t *out, ngx_uint_t n);
 ngx_uint_t ngx_http_sticky_reap_generations(ngx_slab_pool_t *shpool,
     ngx_log_t *log);
 void ngx_http_sticky_log_transition(ngx_log_t *log,

@@ -231,7 +231,7 @@ ngx_http_sticky_sweep(ngx_slab_pool_t *shpool,
     ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 {
     size_t                i, j, n, left, members;
-    u_char                gone[NGX_MAX_PROCESSES + 1];
+    u_char                any, gone[NGX_MAX_PROCESSES + 1];
     sticky_process_t      procs[NGX_MAX_PROCESSES + 1];
     sticky_transition_t  *t;
 
@@ -247,13 +247,17 @@ ngx_http_sticky_sweep(ngx_slab_pool_t *shpool,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
+    any = 0;
+
     for (i = 0; i < n; i++) {
         gone[i] = (procs[i].pid != (unsigned) ngx_pid
                    && ngx_http_sticky_process_gone((ngx_pid_t) procs[i].pid,
                                                    procs[i].start_token));
+        any |= gone[i];
     }
 
-    members = scf ? scf->nmembers : 0;
+    /* room for a release's transitions: one per member at most */
+    members = (scf && any) ? scf->nmembers : 0;
     t = members ? ngx_alloc(members * sizeof(sticky_transition_t), log) : NULL;
     if (t == NULL) {
         members = 0;
@@ -338,21 +342,20 @@ ngx_http_sticky_generation_listed(ngx_slab_pool_t *shpool,
 
 
 /*
- * The master, when a configuration replaces the one of `state`: the worker
- * processes forked for it are registered there, those that have not
- * started yet included, so that the state is kept while any of them lives.
- * Zone locked by the caller; NGX_ERROR when a slot was missing.
+ * The master, when a configuration replaces another: the worker processes
+ * forked for the replaced one, those that have not started yet included (its
+ * state is kept while any of them lives). Writes up to `n` to `out`; the
+ * kernel is asked here, before the caller takes the zone lock.
  */
-ngx_int_t
-ngx_http_sticky_register_children(void *state, ngx_log_t *log)
+ngx_uint_t
+ngx_http_sticky_children(sticky_process_t *out, ngx_uint_t n)
 {
-    uint64_t    token;
-    ngx_int_t   i, rc;
-    ngx_uint_t  zombie;
+    ngx_int_t   i;
+    ngx_uint_t  found, zombie;
 
-    rc = NGX_OK;
+    found = 0;
 
-    for (i = 0; i < ngx_last_process; i++) {
+    for (i = 0; i < ngx_last_process && found < n; i++) {
 
         if (ngx_processes[i].pid == -1
             || ngx_processes[i].exited
@@ -364,21 +367,14 @@ ngx_http_sticky_register_children(void *state, ngx_log_t *log)
             continue;
         }
 
-        token = ngx_http_sticky_start_token(ngx_processes[i].pid, &zombie);
-
-        if (sticky_process_attach(state, (unsigned) ngx_processes[i].pid,
-                                  token)
-            < 0)
-        {
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "no process slot for worker process %P of the "
-                          "replaced configuration: its state is kept until "
-                          "restart", ngx_processes[i].pid);
-            rc = NGX_ERROR;
-        }
+        out[found].slot = -1;
+        out[found].pid = (unsigned) ngx_processes[i].pid;
+        out[found].start_token =
+                   ngx_http_sticky_start_token(ngx_processes[i].pid, &zombie);
+        found++;
     }
 
-    return rc;
+    return found;
 }
 
 

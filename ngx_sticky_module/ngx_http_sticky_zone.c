@@ -314,12 +314,17 @@ ngx_http_sticky_commit_zones(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 {
+    ngx_uint_t                     i, n, missing;
     ngx_shm_zone_t                *old_zone;
     sticky_error_t                 err;
     ngx_slab_pool_t               *shpool, *old_pool;
+    sticky_process_t               children[NGX_MAX_PROCESSES];
     sticky_zone_stats_t            stats;
     ngx_http_sticky_shctx_t       *sh, *old;
     ngx_http_sticky_generation_t  *gen, *prev;
+
+    n = ngx_http_sticky_children(children, NGX_MAX_PROCESSES);
+    missing = 0;
 
     shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
     sh = shpool->data;
@@ -361,8 +366,15 @@ ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 
         prev->status = NGX_HTTP_STICKY_GEN_RETIRED;
 
-        if (ngx_http_sticky_register_children(prev->state, log) != NGX_OK) {
-            prev->pinned = 1;
+        for (i = 0; i < n; i++) {
+            if (sticky_process_attach(prev->state, children[i].pid,
+                                      children[i].start_token)
+                < 0)
+            {
+                /* a process it may have is unknown: it is never freed */
+                prev->pinned = 1;
+                missing++;
+            }
         }
     }
 
@@ -374,6 +386,13 @@ ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 
     if (old_pool && old_pool != shpool) {
         ngx_shmtx_unlock(&old_pool->mutex);
+    }
+
+    if (missing) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "upstream \"%V\": no process slot for %ui worker "
+                      "processes of the replaced configuration: its state is "
+                      "kept until restart", &scf->upstream->host, missing);
     }
 
     return NGX_OK;
