@@ -107,6 +107,10 @@ ngx_http_sticky_detach_process(ngx_cycle_t *cycle)
     ngx_http_upstream_main_conf_t  *umcf;
 
     umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
+    if (umcf == NULL) {
+        return;
+    }
+
     uscfp = umcf->upstreams.elts;
 
     for (i = 0; i < umcf->upstreams.nelts; i++) {

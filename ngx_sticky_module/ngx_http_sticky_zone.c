@@ -213,6 +213,10 @@ ngx_http_sticky_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             ngx_slab_free(shpool, state);
         }
 
+        if (gen) {
+            ngx_slab_free(shpool, gen);
+        }
+
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "no room for the state of upstream \"%V\" in zone "
                       "\"%V\": worker processes of older configurations "
