@@ -30,10 +30,11 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # openssl: the AJP TLS tests make their certificates; iproute2: t/46 gives
 # its network namespace a non-loopback address;
 # chromium: the status page's browser test (driven by playwright-core from
-# npm; Debian 12's node 18 will do: installed when no npm is on the PATH).
+# npm; Debian 12's node 18 will do: installed when no npm is on the PATH);
+# wrk: the load of the shared state's soak test (t/63-state-soak.t).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
               libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
-              chromium
+              chromium wrk
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop
 

@@ -236,7 +236,8 @@ sub _serve {
         my $now = time;
         for my $due (grep { $_->[0] <= $now } @later) {
             my ($at, $s) = @$due;
-            next unless $conn{fileno $s} && $conn{fileno $s}{sock} == $s;
+            my $fd = fileno $s;    # undef: the client went away meanwhile
+            next unless defined $fd && $conn{$fd} && $conn{$fd}{sock} == $s;
             _answer($s, 200, $route, "$route\n");
             $close->($s);
         }
