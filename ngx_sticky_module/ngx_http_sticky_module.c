@@ -21,6 +21,7 @@ static ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_sticky_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_sticky_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_sticky_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_sticky_create_srv_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_sticky_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_init_process(ngx_cycle_t *cycle);
@@ -57,7 +58,7 @@ static ngx_http_module_t  ngx_http_sticky_module_ctx = {
     ngx_http_sticky_preconfiguration,      /* preconfiguration */
     ngx_http_sticky_postconfiguration,     /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_sticky_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
 
     ngx_http_sticky_create_srv_conf,       /* create server configuration */
@@ -175,7 +176,9 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_sticky_init_module(ngx_cycle_t *cycle)
 {
-    return ngx_http_sticky_commit_zones(cycle);
+    ngx_http_sticky_commit_zones(cycle);
+
+    return NGX_OK;
 }
 
 
@@ -195,40 +198,82 @@ ngx_http_sticky_exit_process(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_http_sticky_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
-    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_array_t  *upstreams;
 
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
         return NGX_OK;
     }
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
-    if (umcf == NULL) {
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    if (upstreams == NULL || upstreams->nelts == 0) {
         return NGX_OK;
     }
 
-    uscfp = umcf->upstreams.elts;
+    if (ngx_http_sticky_attach_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
+    return ngx_http_sticky_init_timer(cycle);
+}
 
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
 
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
+static void *
+ngx_http_sticky_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_sticky_main_conf_t  *smcf;
 
-        if (scf->balancer) {
-            if (ngx_http_sticky_attach_process(cycle) != NGX_OK) {
-                return NGX_ERROR;
-            }
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_sticky_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
 
-            return ngx_http_sticky_init_timer(cycle);
+    if (ngx_array_init(&smcf->upstreams, cf->pool, 4,
+                       sizeof(ngx_http_sticky_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return smcf;
+}
+
+
+/* The sticky upstreams of `cycle`; NULL when it has no http{} block. */
+ngx_array_t *
+ngx_http_sticky_upstreams(ngx_cycle_t *cycle)
+{
+    ngx_http_sticky_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sticky_module);
+
+    return smcf ? &smcf->upstreams : NULL;
+}
+
+
+ngx_http_sticky_srv_conf_t *
+ngx_http_sticky_find_upstream(ngx_cycle_t *cycle, ngx_str_t *name)
+{
+    ngx_uint_t                    i;
+    ngx_array_t                  *upstreams;
+    ngx_http_sticky_srv_conf_t  **scfp;
+
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    if (upstreams == NULL) {
+        return NULL;
+    }
+
+    scfp = upstreams->elts;
+
+    for (i = 0; i < upstreams->nelts; i++) {
+        if (scfp[i]->upstream->host.len == name->len
+            && ngx_strncmp(scfp[i]->upstream->host.data, name->data,
+                           name->len) == 0)
+        {
+            return scfp[i];
         }
     }
 
-    return NGX_OK;
+    return NULL;
 }
 
 
@@ -346,6 +391,8 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t                      rc;
     ngx_str_t                     *value;
     ngx_uint_t                     i;
+    ngx_http_sticky_srv_conf_t   **scfp;
+    ngx_http_sticky_main_conf_t   *smcf;
     ngx_http_upstream_srv_conf_t  *uscf;
 
     if (scf->file.data != NULL) {
@@ -418,6 +465,15 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (rv != NGX_CONF_OK) {
         return rv;
     }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_sticky_module);
+
+    scfp = ngx_array_push(&smcf->upstreams);
+    if (scfp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *scfp = scf;
 
     return ngx_http_sticky_init_probes(cf, scf);
 }

@@ -107,6 +107,12 @@ typedef struct {
 } ngx_http_sticky_loc_conf_t;
 
 
+/* The http{} block's: every upstream balanced by sticky_workers. */
+typedef struct {
+    ngx_array_t                    upstreams;  /* ngx_http_sticky_srv_conf_t * */
+} ngx_http_sticky_main_conf_t;
+
+
 /*
  * Per request. The round robin data comes first so that nginx's SSL session
  * hooks and the keepalive module can treat it as rr data.
@@ -140,6 +146,12 @@ typedef struct {
 extern ngx_module_t  ngx_http_sticky_module;
 
 
+/* ngx_http_sticky_module.c: the sticky upstreams of a cycle (NULL: none) */
+ngx_array_t *ngx_http_sticky_upstreams(ngx_cycle_t *cycle);
+ngx_http_sticky_srv_conf_t *ngx_http_sticky_find_upstream(ngx_cycle_t *cycle,
+    ngx_str_t *name);
+
+
 /* ngx_http_sticky_workers.c: read the file, create servers, balancer, zone */
 char *ngx_http_sticky_load_workers(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf, ngx_http_sticky_srv_conf_t *scf);
@@ -147,7 +159,7 @@ char *ngx_http_sticky_load_workers(ngx_conf_t *cf,
 /* ngx_http_sticky_zone.c: the shared state of one upstream */
 ngx_int_t ngx_http_sticky_add_zone(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
-ngx_int_t ngx_http_sticky_commit_zones(ngx_cycle_t *cycle);
+void ngx_http_sticky_commit_zones(ngx_cycle_t *cycle);
 ngx_uint_t ngx_http_sticky_zone_current(ngx_http_sticky_srv_conf_t *scf);
 void ngx_http_sticky_unlink_generation(ngx_slab_pool_t *shpool,
     ngx_http_sticky_generation_t *gen, ngx_log_t *log);

@@ -37,28 +37,18 @@ static ngx_uint_t ngx_http_sticky_process_gone(ngx_pid_t pid, uint64_t token);
 ngx_int_t
 ngx_http_sticky_attach_process(ngx_cycle_t *cycle)
 {
-    uint64_t                        token;
-    ngx_uint_t                      i, zombie;
-    ngx_slab_pool_t                *shpool;
-    ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
+    uint64_t                      token;
+    ngx_uint_t                    i, zombie;
+    ngx_array_t                  *upstreams;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_sticky_srv_conf_t   *scf, **scfp;
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    scfp = upstreams->elts;
     token = ngx_http_sticky_start_token(ngx_pid, &zombie);
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
-
-        if (scf->state == NULL) {
-            continue;
-        }
+    for (i = 0; i < upstreams->nelts; i++) {
+        scf = scfp[i];
 
         shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
 
@@ -99,29 +89,23 @@ ngx_http_sticky_attach_process(ngx_cycle_t *cycle)
 void
 ngx_http_sticky_detach_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i;
-    ngx_slab_pool_t                *shpool;
-    ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_sticky_generation_t   *gen;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
+    ngx_uint_t                     i;
+    ngx_array_t                   *upstreams;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_sticky_srv_conf_t    *scf, **scfp;
+    ngx_http_sticky_generation_t  *gen;
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
-    if (umcf == NULL) {
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    if (upstreams == NULL) {
         return;
     }
 
-    uscfp = umcf->upstreams.elts;
+    scfp = upstreams->elts;
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
+    for (i = 0; i < upstreams->nelts; i++) {
+        scf = scfp[i];
 
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
-
-        if (scf->state == NULL || scf->process_slot < 0) {
+        if (scf->process_slot < 0) {
             continue;
         }
 

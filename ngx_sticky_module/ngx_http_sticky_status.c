@@ -220,9 +220,8 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     sticky_status_t                *st;
     ngx_slab_pool_t                *shpool;
     sticky_status_options_t         opt;
-    ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
+    ngx_http_sticky_srv_conf_t     *scf, **scfp;
+    ngx_http_sticky_main_conf_t    *smcf;
 
     static const char  changes[] =
         "mod_jk's cmd=update, reset and recover change state: here they are "
@@ -263,26 +262,16 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sticky_module);
+    scfp = smcf->upstreams.elts;
     found = 0;
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i],
-                                              ngx_http_sticky_module);
-
-        if (scf->balancer == NULL || scf->state == NULL) {
-            continue;
-        }
+    for (i = 0; i < smcf->upstreams.nelts; i++) {
+        scf = scfp[i];
 
         if (name.len
-            && (name.len != uscfp[i]->host.len
-                || ngx_strncmp(name.data, uscfp[i]->host.data, name.len)
+            && (name.len != scf->upstream->host.len
+                || ngx_strncmp(name.data, scf->upstream->host.data, name.len)
                    != 0))
         {
             continue;
@@ -304,8 +293,8 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
         ngx_shmtx_unlock(&shpool->mutex);
 
         if (sticky_status_add(st, scf->balancer,
-                              (const char *) uscfp[i]->host.data,
-                              uscfp[i]->host.len, copy, bytes, &err)
+                              (const char *) scf->upstream->host.data,
+                              scf->upstream->host.len, copy, bytes, &err)
             != 0)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s",

@@ -465,7 +465,6 @@ ngx_http_sticky_status_post(ngx_http_request_t *r)
     ngx_int_t                       rc;
     ngx_str_t                       upstream;
     ngx_buf_t                      *b;
-    ngx_uint_t                      i;
     ngx_chain_t                    *cl;
     sticky_str_t                    s;
     sticky_error_t                  err;
@@ -474,8 +473,6 @@ ngx_http_sticky_status_post(ngx_http_request_t *r)
     ngx_pool_cleanup_t             *cln;
     sticky_admin_result_t           res;
     ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
 
     static const char  too_big[] = "the form is too large";
 
@@ -532,29 +529,7 @@ ngx_http_sticky_status_post(ngx_http_request_t *r)
     upstream.data = (u_char *) s.data;
     upstream.len = s.len;
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
-    scf = NULL;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-
-        if (uscfp[i]->srv_conf == NULL
-            || uscfp[i]->host.len != upstream.len
-            || ngx_strncmp(uscfp[i]->host.data, upstream.data, upstream.len)
-               != 0)
-        {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i],
-                                              ngx_http_sticky_module);
-
-        if (scf->balancer && scf->state) {
-            break;
-        }
-
-        scf = NULL;
-    }
+    scf = ngx_http_sticky_find_upstream((ngx_cycle_t *) ngx_cycle, &upstream);
 
     if (scf == NULL) {
         p = ngx_pnalloc(r->pool, 64 + 4 * upstream.len);

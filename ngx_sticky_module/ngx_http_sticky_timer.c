@@ -43,31 +43,21 @@ static void ngx_http_sticky_maintain(ngx_http_sticky_timer_t *timer,
 ngx_int_t
 ngx_http_sticky_init_timer(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i, members;
-    ngx_msec_t                      period, tick;
-    ngx_http_sticky_timer_t        *timer;
-    ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
+    ngx_uint_t                    i, members;
+    ngx_msec_t                    period, tick;
+    ngx_array_t                  *upstreams;
+    ngx_http_sticky_timer_t      *timer;
+    ngx_http_sticky_srv_conf_t  **scfp;
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    scfp = upstreams->elts;
     period = NGX_HTTP_STICKY_TICK;
     members = 1;
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
-
-        if (scf->balancer) {
-            tick = (ngx_msec_t) sticky_balancer_tick_ms(scf->balancer);
-            period = ngx_min(period, tick);
-            members = ngx_max(members, scf->nmembers);
-        }
+    for (i = 0; i < upstreams->nelts; i++) {
+        tick = (ngx_msec_t) sticky_balancer_tick_ms(scfp[i]->balancer);
+        period = ngx_min(period, tick);
+        members = ngx_max(members, scfp[i]->nmembers);
     }
 
     timer = ngx_pcalloc(cycle->pool, sizeof(ngx_http_sticky_timer_t));
@@ -100,31 +90,20 @@ ngx_http_sticky_tick(ngx_event_t *ev)
 {
     ngx_http_sticky_timer_t  *timer = ev->data;
 
-    ngx_uint_t                      u;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
-    ngx_http_sticky_srv_conf_t     *scf;
+    ngx_uint_t                    i;
+    ngx_array_t                  *upstreams;
+    ngx_http_sticky_srv_conf_t  **scfp;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    umcf = ngx_http_cycle_get_module_main_conf(timer->cycle,
-                                               ngx_http_upstream_module);
-    uscfp = umcf->upstreams.elts;
+    upstreams = ngx_http_sticky_upstreams(timer->cycle);
+    scfp = upstreams->elts;
 
-    for (u = 0; u < umcf->upstreams.nelts; u++) {
-
-        if (uscfp[u]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[u], ngx_http_sticky_module);
-
-        if (scf->balancer && scf->state) {
-            ngx_http_sticky_maintain(timer, scf, ev->log);
-            ngx_http_sticky_check_processes(scf, ev->log);
-        }
+    for (i = 0; i < upstreams->nelts; i++) {
+        ngx_http_sticky_maintain(timer, scfp[i], ev->log);
+        ngx_http_sticky_check_processes(scfp[i], ev->log);
     }
 
     ngx_add_timer(ev, timer->period);

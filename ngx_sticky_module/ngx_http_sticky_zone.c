@@ -41,7 +41,7 @@ static ngx_int_t ngx_http_sticky_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_shm_zone_t *ngx_http_sticky_old_zone(ngx_cycle_t *cycle,
     ngx_str_t *name);
 static ngx_uint_t ngx_http_sticky_generations_alive(ngx_shm_zone_t *zone);
-static ngx_int_t ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf,
+static void ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf,
     ngx_log_t *log);
 static void ngx_http_sticky_zone_cleanup(void *data);
 static ngx_uint_t ngx_http_sticky_process_slots(ngx_cycle_t *cycle);
@@ -281,41 +281,29 @@ ngx_http_sticky_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  * init_module: the configuration is loaded and nothing can fail any more.
  * Each sticky upstream's generation becomes the current one.
  */
-ngx_int_t
+void
 ngx_http_sticky_commit_zones(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                      i;
-    ngx_http_sticky_srv_conf_t     *scf;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
+    ngx_uint_t                    i;
+    ngx_array_t                  *upstreams;
+    ngx_http_sticky_srv_conf_t  **scfp;
 
-    umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upstream_module);
-    if (umcf == NULL) {
-        return NGX_OK;
+    upstreams = ngx_http_sticky_upstreams(cycle);
+    if (upstreams == NULL) {
+        return;
     }
 
-    uscfp = umcf->upstreams.elts;
+    scfp = upstreams->elts;
 
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-
-        if (uscfp[i]->srv_conf == NULL) {
-            continue;
-        }
-
-        scf = ngx_http_conf_upstream_srv_conf(uscfp[i], ngx_http_sticky_module);
-
-        if (scf->generation
-            && ngx_http_sticky_commit_zone(scf, cycle->log) != NGX_OK)
-        {
-            return NGX_ERROR;
+    for (i = 0; i < upstreams->nelts; i++) {
+        if (scfp[i]->generation) {
+            ngx_http_sticky_commit_zone(scfp[i], cycle->log);
         }
     }
-
-    return NGX_OK;
 }
 
 
-static ngx_int_t
+static void
 ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
 {
     ngx_uint_t                     i, n, missing;
@@ -398,8 +386,6 @@ ngx_http_sticky_commit_zone(ngx_http_sticky_srv_conf_t *scf, ngx_log_t *log)
                       "processes of the replaced configuration: its state is "
                       "kept until restart", &scf->upstream->host, missing);
     }
-
-    return NGX_OK;
 }
 
 
