@@ -5,20 +5,19 @@
  *         sticky_workers /etc/nginx/workers.properties [lb=NAME];
  *     }
  *
- * This file holds the module definition, the directive, the upstream
- * initialisation and the 503 of sticky_session_force. The other files:
- * _workers.c turns the file into servers, _zone.c keeps the shared state,
- * _peer.c balances each request, _variables.c, _timer.c (maintenance) and
- * _probe.c (active probes, and the recovery parameters of sticky_workers),
- * _status.c the sticky_status page. The _ajp files are ajp_pass, a module of
- * their own in the same library.
+ * This file holds the module definition, its configurations (the main one
+ * lists the sticky upstreams), the upstream initialisation and the 503 of
+ * sticky_session_force. The other files: _directive.c reads sticky_workers'
+ * parameters, _workers.c turns the file into servers, _zone.c keeps the
+ * shared state and _processes.c the processes that use it, _peer.c balances
+ * each request, _variables.c, _timer.c (maintenance), _probe.c and
+ * _probe_ssl.c (active probes), _status*.c the sticky_status page. The _ajp
+ * files are ajp_pass, a module of their own in the same library.
  */
 
 #include "ngx_http_sticky_module.h"
 
 
-static ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
-    ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_sticky_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_sticky_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_sticky_create_main_conf(ngx_conf_t *cf);
@@ -27,8 +26,6 @@ static ngx_int_t ngx_http_sticky_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_init_process(ngx_cycle_t *cycle);
 static void ngx_http_sticky_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_sticky_header_filter(ngx_http_request_t *r);
-static char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static void *ngx_http_sticky_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -93,7 +90,7 @@ ngx_module_t  ngx_http_sticky_module = {
  * created by sticky_workers; `server` lines beside them would silently get
  * no route, so they are refused.
  */
-static ngx_int_t
+ngx_int_t
 ngx_http_sticky_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
     ngx_http_sticky_srv_conf_t  *scf;
@@ -375,105 +372,4 @@ ngx_http_sticky_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 #else
     return NGX_CONF_OK;
 #endif
-}
-
-
-/*
- * sticky_workers FILE [lb=NAME | worker=NAME] [probe=URI] [probe_interval=TIME]
- *     [probe_timeout=TIME] [probe_passes=N] [probe_fails=N] [slow_start=TIME];
- */
-static char *
-ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_sticky_srv_conf_t  *scf = conf;
-
-    char                          *rv;
-    ngx_int_t                      rc;
-    ngx_str_t                     *value;
-    ngx_uint_t                     i;
-    ngx_http_sticky_srv_conf_t   **scfp;
-    ngx_http_sticky_main_conf_t   *smcf;
-    ngx_http_upstream_srv_conf_t  *uscf;
-
-    if (scf->file.data != NULL) {
-        return "is duplicate";
-    }
-
-    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
-
-    if (uscf->peer.init_upstream) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "load balancing method redefined");
-    }
-
-    if (uscf->servers->nelts > 0) {
-        return "cannot be combined with \"server\" directives";
-    }
-
-    value = cf->args->elts;
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "lb=", 3) == 0 && value[i].len > 3) {
-            scf->lb_name.data = value[i].data + 3;
-            scf->lb_name.len = value[i].len - 3;
-            continue;
-        }
-
-        /* the same, for an ajp13 worker mounted directly */
-        if (ngx_strncmp(value[i].data, "worker=", 7) == 0
-            && value[i].len > 7)
-        {
-            scf->lb_name.data = value[i].data + 7;
-            scf->lb_name.len = value[i].len - 7;
-            continue;
-        }
-
-        rc = ngx_http_sticky_recovery_param(cf, scf, &value[i]);
-
-        if (rc == NGX_OK) {
-            continue;
-        }
-
-        if (rc == NGX_ERROR) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    /* a relative path is resolved as "include" resolves it */
-    scf->file = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &scf->file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    uscf->peer.init_upstream = ngx_http_sticky_init_upstream;
-    uscf->flags = NGX_HTTP_UPSTREAM_CREATE;
-
-    rv = ngx_http_sticky_load_workers(cf, uscf, scf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    sticky_balancer_set_health(scf->balancer, &scf->health);
-
-    rv = ngx_http_sticky_init_member_timeouts(cf, scf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_sticky_module);
-
-    scfp = ngx_array_push(&smcf->upstreams);
-    if (scfp == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *scfp = scf;
-
-    return ngx_http_sticky_init_probes(cf, scf);
 }

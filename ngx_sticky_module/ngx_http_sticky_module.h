@@ -152,6 +152,13 @@ ngx_http_sticky_srv_conf_t *ngx_http_sticky_find_upstream(ngx_cycle_t *cycle,
     ngx_str_t *name);
 
 
+/* ngx_http_sticky_directive.c: sticky_workers and its parameters */
+char *ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* ngx_http_sticky_module.c: the upstream's init, after the http{} block */
+ngx_int_t ngx_http_sticky_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+
 /* ngx_http_sticky_workers.c: read the file, create servers, balancer, zone */
 char *ngx_http_sticky_load_workers(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf, ngx_http_sticky_srv_conf_t *scf);
@@ -194,10 +201,7 @@ ngx_int_t ngx_http_sticky_init_timer(ngx_cycle_t *cycle);
 char *ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
 
-/* ngx_http_sticky_probe.c: active probes (probe=URI) and the recovery
- * parameters of sticky_workers; NGX_DECLINED: not one of those */
-ngx_int_t ngx_http_sticky_recovery_param(ngx_conf_t *cf,
-    ngx_http_sticky_srv_conf_t *scf, ngx_str_t *value);
+/* ngx_http_sticky_probe.c: active probes (probe=URI) */
 char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
 void ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,

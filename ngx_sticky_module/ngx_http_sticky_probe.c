@@ -14,8 +14,6 @@
  * own, freed when it ends. Its connection is marked idle, so a quitting or
  * reloading process closes it at once (ngx_close_idle_connections()): the
  * probe ends without a verdict and another process probes again.
- *
- * This file also reads the recovery parameters of sticky_workers.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -394,114 +392,6 @@ ngx_http_sticky_probe_verdict(ngx_http_sticky_srv_conf_t *scf,
         ngx_http_sticky_log_transition(log, scf, &t);
     }
 }
-
-/*
- * sticky_workers' recovery parameters: probe=URI, probe_interval=TIME,
- * probe_timeout=TIME, probe_passes=N, probe_fails=N, slow_start=TIME.
- * NGX_DECLINED when `value` is none of them.
- */
-ngx_int_t
-ngx_http_sticky_recovery_param(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf,
-    ngx_str_t *value)
-{
-    u_char     *p, *last;
-    ngx_int_t   n;
-    ngx_str_t   s;
-
-    if (ngx_strncmp(value->data, "probe=", 6) == 0) {
-        s.data = value->data + 6;
-        s.len = value->len - 6;
-        last = s.data + s.len;
-
-        if (s.len == 0 || s.data[0] != '/') {
-            goto invalid;
-        }
-
-        for (p = s.data; p < last; p++) {
-            if (*p <= ' ' || *p == 0x7f) {
-                goto invalid;
-            }
-        }
-
-        scf->probe_uri = s;
-        scf->health.probes = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(value->data, "probe_interval=", 15) == 0) {
-        s.data = value->data + 15;
-        s.len = value->len - 15;
-        n = ngx_parse_time(&s, 0);
-
-        if (n == NGX_ERROR || n == 0) {
-            goto invalid;
-        }
-
-        scf->health.interval_ms = n;
-        scf->probe_params = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(value->data, "probe_timeout=", 14) == 0) {
-        s.data = value->data + 14;
-        s.len = value->len - 14;
-        n = ngx_parse_time(&s, 0);
-
-        if (n == NGX_ERROR || n == 0) {
-            goto invalid;
-        }
-
-        scf->health.timeout_ms = n;
-        scf->probe_params = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(value->data, "probe_passes=", 13) == 0) {
-        n = ngx_atoi(value->data + 13, value->len - 13);
-
-        if (n == NGX_ERROR || n == 0 || n > 65535) {
-            goto invalid;
-        }
-
-        scf->health.passes = n;
-        scf->probe_params = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(value->data, "probe_fails=", 12) == 0) {
-        n = ngx_atoi(value->data + 12, value->len - 12);
-
-        if (n == NGX_ERROR || n > 65535) {
-            goto invalid;
-        }
-
-        scf->health.fails = n;
-        scf->probe_params = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_strncmp(value->data, "slow_start=", 11) == 0) {
-        s.data = value->data + 11;
-        s.len = value->len - 11;
-        n = ngx_parse_time(&s, 0);
-
-        if (n == NGX_ERROR) {
-            goto invalid;
-        }
-
-        scf->health.slow_start_ms = n;
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"", value);
-
-    return NGX_ERROR;
-}
-
 
 /*
  * Configuration time: each member's probe request, written once. The Host
