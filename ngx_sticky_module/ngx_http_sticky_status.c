@@ -27,6 +27,10 @@ static ngx_int_t ngx_http_sticky_status_handler(ngx_http_request_t *r,
     ngx_uint_t read_write);
 static ngx_int_t ngx_http_sticky_status_get(ngx_http_request_t *r,
     ngx_uint_t read_write);
+static ngx_int_t ngx_http_sticky_status_snapshot(ngx_http_request_t *r,
+    sticky_status_t *st, ngx_str_t *name);
+static ngx_int_t ngx_http_sticky_status_nonce(ngx_http_request_t *r,
+    ngx_str_t *nonce);
 static ngx_int_t ngx_http_sticky_status_format(ngx_http_request_t *r,
     ngx_int_t *format, ngx_str_t *problem);
 static ngx_int_t ngx_http_sticky_status_upstream_arg(ngx_http_request_t *r,
@@ -208,20 +212,13 @@ ngx_http_sticky_status_handler(ngx_http_request_t *r, ngx_uint_t read_write)
 static ngx_int_t
 ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
 {
-    size_t                          bytes;
-    u_char                          buf[64], *p;
-    void                           *copy;
-    ngx_int_t                       format;
-    ngx_str_t                       cmd, name, problem, nonce;
-    ngx_uint_t                      i, found;
-    ngx_time_t                     *tp;
-    sticky_str_t                    body;
-    sticky_error_t                  err;
-    sticky_status_t                *st;
-    ngx_slab_pool_t                *shpool;
-    sticky_status_options_t         opt;
-    ngx_http_sticky_srv_conf_t     *scf, **scfp;
-    ngx_http_sticky_main_conf_t    *smcf;
+    ngx_int_t                 format, found;
+    ngx_str_t                 arg, name, problem, nonce;
+    ngx_time_t               *tp;
+    sticky_str_t              body;
+    sticky_error_t            err;
+    sticky_status_t          *st;
+    sticky_status_options_t   opt;
 
     static const char  changes[] =
         "mod_jk's cmd=update, reset and recover change state: here they are "
@@ -229,11 +226,11 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
         "(form fields upstream, worker, activation|lbfactor|action)";
 
     /* mod_jk's state-changing GETs are refused, never carried out */
-    if (ngx_http_arg(r, (u_char *) "cmd", 3, &cmd) == NGX_OK
-        && ((cmd.len == 6 && ngx_strncmp(cmd.data, "update", 6) == 0)
-            || (cmd.len == 5 && ngx_strncmp(cmd.data, "reset", 5) == 0)
-            || (cmd.len == 7 && ngx_strncmp(cmd.data, "recover", 7) == 0)
-            || (cmd.len == 4 && ngx_strncmp(cmd.data, "edit", 4) == 0)))
+    if (ngx_http_arg(r, (u_char *) "cmd", 3, &arg) == NGX_OK
+        && ((arg.len == 6 && ngx_strncmp(arg.data, "update", 6) == 0)
+            || (arg.len == 5 && ngx_strncmp(arg.data, "reset", 5) == 0)
+            || (arg.len == 7 && ngx_strncmp(arg.data, "recover", 7) == 0)
+            || (arg.len == 4 && ngx_strncmp(arg.data, "edit", 4) == 0)))
     {
         return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_ALLOWED, 0,
                    changes, sizeof(changes) - 1, read_write);
@@ -262,62 +259,15 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_sticky_module);
-    scfp = smcf->upstreams.elts;
-    found = 0;
+    found = ngx_http_sticky_status_snapshot(r, st, &name);
 
-    for (i = 0; i < smcf->upstreams.nelts; i++) {
-        scf = scfp[i];
-
-        if (name.len
-            && (name.len != scf->upstream->host.len
-                || ngx_strncmp(name.data, scf->upstream->host.data, name.len)
-                   != 0))
-        {
-            continue;
-        }
-
-        found++;
-
-        bytes = scf->state_bytes;
-
-        copy = ngx_palloc(r->pool, bytes);
-        if (copy == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
-
-        ngx_shmtx_lock(&shpool->mutex);
-        ngx_memcpy(copy, scf->state, bytes);
-        ngx_shmtx_unlock(&shpool->mutex);
-
-        if (sticky_status_add(st, scf->balancer,
-                              (const char *) scf->upstream->host.data,
-                              scf->upstream->host.len, copy, bytes, &err)
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s",
-                          err.message);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (found == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (name.len && !found) {
-        p = ngx_pnalloc(r->pool, 4 * name.len + 64);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        problem.data = p;
-        p = ngx_cpymem(p, "no upstream \"", sizeof("no upstream \"") - 1);
-        p = ngx_http_sticky_status_quote(p, &name);
-        p = ngx_cpymem(p, "\" uses sticky_workers",
-                       sizeof("\" uses sticky_workers") - 1);
-        problem.len = p - problem.data;
-
-        return ngx_http_sticky_status_message(r, NGX_HTTP_NOT_FOUND, 0,
-                   (char *) problem.data, problem.len, read_write);
+    if (name.len && found == 0) {
+        return ngx_http_sticky_status_no_upstream(r, &name, NGX_HTTP_NOT_FOUND,
+                                                  read_write);
     }
 
     tp = ngx_timeofday();
@@ -325,8 +275,8 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     ngx_memzero(&opt, sizeof(sticky_status_options_t));
     opt.format = (int) format;
     opt.read_write = read_write ? 1 : 0;
-    opt.fragment = ngx_http_arg(r, (u_char *) "fragment", 8, &cmd) == NGX_OK
-                   && cmd.len == 1 && cmd.data[0] == '1';
+    opt.fragment = ngx_http_arg(r, (u_char *) "fragment", 8, &arg) == NGX_OK
+                   && arg.len == 1 && arg.data[0] == '1';
     opt.now_ms = ngx_current_msec;
     opt.wall_ms = (int64_t) tp->sec * 1000 + tp->msec;
     opt.version.data = NGINX_VER;
@@ -335,17 +285,10 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     nonce.len = 0;
 
     if (format == STICKY_STATUS_HTML) {
-        nonce.data = ngx_pnalloc(r->pool, 32);
-        if (nonce.data == NULL) {
+        if (ngx_http_sticky_status_nonce(r, &nonce) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        p = buf;
-        for (i = 0; i < 4; i++) {
-            p = ngx_sprintf(p, "%08xD", (uint32_t) ngx_random());
-        }
-
-        nonce.len = ngx_cpymem(nonce.data, buf, 32) - nonce.data;
         opt.nonce.data = (const char *) nonce.data;
         opt.nonce.len = nonce.len;
     }
@@ -358,6 +301,91 @@ ngx_http_sticky_status_get(ngx_http_request_t *r, ngx_uint_t read_write)
     return ngx_http_sticky_status_send(r, NGX_HTTP_OK,
                                        sticky_status_content_type(format),
                                        &body, nonce.len ? &nonce : NULL);
+}
+
+
+/*
+ * Adds to `st` a copy of the state of every sticky upstream (or of the one
+ * `name` names), each copied under its zone's lock: the page is rendered
+ * after unlocking. Returns how many were added, or NGX_ERROR.
+ */
+static ngx_int_t
+ngx_http_sticky_status_snapshot(ngx_http_request_t *r, sticky_status_t *st,
+    ngx_str_t *name)
+{
+    void                         *copy;
+    ngx_int_t                     found;
+    ngx_uint_t                    i;
+    sticky_error_t                err;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_sticky_srv_conf_t   *scf, **scfp;
+    ngx_http_sticky_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sticky_module);
+    scfp = smcf->upstreams.elts;
+    found = 0;
+
+    for (i = 0; i < smcf->upstreams.nelts; i++) {
+        scf = scfp[i];
+
+        if (name->len
+            && (name->len != scf->upstream->host.len
+                || ngx_strncmp(name->data, scf->upstream->host.data,
+                               name->len) != 0))
+        {
+            continue;
+        }
+
+        copy = ngx_palloc(r->pool, scf->state_bytes);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+        ngx_shmtx_lock(&shpool->mutex);
+        ngx_memcpy(copy, scf->state, scf->state_bytes);
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        if (sticky_status_add(st, scf->balancer,
+                              (const char *) scf->upstream->host.data,
+                              scf->upstream->host.len, copy, scf->state_bytes,
+                              &err)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "%s",
+                          err.message);
+            return NGX_ERROR;
+        }
+
+        found++;
+    }
+
+    return found;
+}
+
+
+/* 128 random bits in hex: the page's Content-Security-Policy nonce. */
+static ngx_int_t
+ngx_http_sticky_status_nonce(ngx_http_request_t *r, ngx_str_t *nonce)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    nonce->data = ngx_pnalloc(r->pool, 32);
+    if (nonce->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = nonce->data;
+
+    for (i = 0; i < 4; i++) {
+        p = ngx_sprintf(p, "%08xD", (uint32_t) ngx_random());
+    }
+
+    nonce->len = p - nonce->data;
+
+    return NGX_OK;
 }
 
 
@@ -475,76 +503,4 @@ ngx_http_sticky_status_format(ngx_http_request_t *r, ngx_int_t *format,
     }
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_sticky_status_wants_json(ngx_http_request_t *r)
-{
-    ngx_str_t         v;
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_arg(r, (u_char *) "format", 6, &v) == NGX_OK) {
-        return v.len == 4 && ngx_strncmp(v.data, "json", 4) == 0;
-    }
-
-    h = ngx_http_sticky_status_header_in(r, "Accept");
-
-    return h && ngx_strcasestrn(h->value.data, "application/json", 16 - 1);
-}
-
-
-u_char *
-ngx_http_sticky_status_quote(u_char *p, ngx_str_t *s)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] >= 0x20 && s->data[i] < 0x7f
-            && s->data[i] != '"' && s->data[i] != '\\')
-        {
-            *p++ = s->data[i];
-
-        } else {
-            p = ngx_sprintf(p, "\\x%02xd", s->data[i]);
-        }
-    }
-
-    return p;
-}
-
-
-/* The first request header named `name` (case-insensitive), or NULL. */
-ngx_table_elt_t *
-ngx_http_sticky_status_header_in(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0 || h[i].key.len != len
-            || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
-        {
-            continue;
-        }
-
-        return &h[i];
-    }
 }

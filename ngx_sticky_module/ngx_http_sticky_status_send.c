@@ -1,6 +1,8 @@
 /*
- * How sticky_status answers: the core's page object, short messages, and
- * the headers every answer carries.
+ * How sticky_status answers: the core's page object, short messages, the
+ * headers every answer carries, and the small request helpers both the page
+ * (ngx_http_sticky_status.c) and the actions (ngx_http_sticky_status_post.c)
+ * use. This file calls neither of them.
  */
 
 #include "ngx_http_sticky_module.h"
@@ -198,4 +200,104 @@ static void
 ngx_http_sticky_status_cleanup(void *data)
 {
     sticky_status_free(data);
+}
+
+
+/*
+ * "no upstream NAME uses sticky_workers", with `status`; the name is quoted
+ * (printable ASCII only: the text goes to the log and the answer).
+ */
+ngx_int_t
+ngx_http_sticky_status_no_upstream(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t status, ngx_uint_t allow_post)
+{
+    u_char  *p, *start;
+
+    start = ngx_pnalloc(r->pool, 4 * name->len + 64);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "no upstream \"", sizeof("no upstream \"") - 1);
+    p = ngx_http_sticky_status_quote(p, name);
+    p = ngx_cpymem(p, "\" uses sticky_workers",
+                   sizeof("\" uses sticky_workers") - 1);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "sticky_status: %*s", p - start, start);
+
+    return ngx_http_sticky_status_message(r, status, 0, (char *) start,
+                                          p - start, allow_post);
+}
+
+
+ngx_int_t
+ngx_http_sticky_status_wants_json(ngx_http_request_t *r)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &v) == NGX_OK) {
+        return v.len == 4 && ngx_strncmp(v.data, "json", 4) == 0;
+    }
+
+    h = ngx_http_sticky_status_header_in(r, "Accept");
+
+    return h && ngx_strcasestrn(h->value.data, "application/json", 16 - 1);
+}
+
+
+u_char *
+ngx_http_sticky_status_quote(u_char *p, ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] >= 0x20 && s->data[i] < 0x7f
+            && s->data[i] != '"' && s->data[i] != '\\')
+        {
+            *p++ = s->data[i];
+
+        } else {
+            p = ngx_sprintf(p, "\\x%02xd", s->data[i]);
+        }
+    }
+
+    return p;
+}
+
+
+/* The first request header named `name` (case-insensitive), or NULL. */
+ngx_table_elt_t *
+ngx_http_sticky_status_header_in(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || h[i].key.len != len
+            || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
+        {
+            continue;
+        }
+
+        return &h[i];
+    }
 }
