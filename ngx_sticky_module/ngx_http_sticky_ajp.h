@@ -134,13 +134,19 @@ void ngx_http_sticky_ajp_want_body(ngx_http_request_t *r,
 /* ngx_http_sticky_ajp_response.c */
 ngx_int_t ngx_http_sticky_ajp_reinit_request(ngx_http_request_t *r);
 ngx_int_t ngx_http_sticky_ajp_process_header(ngx_http_request_t *r);
+void ngx_http_sticky_ajp_end(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, int reuse, ngx_uint_t extra);
+void ngx_http_sticky_ajp_invalid(ngx_http_request_t *r,
+    ngx_http_sticky_ajp_ctx_t *ctx, const char *what);
+void ngx_http_sticky_ajp_abort_request(ngx_http_request_t *r);
+void ngx_http_sticky_ajp_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+/* ngx_http_sticky_ajp_body.c */
 ngx_int_t ngx_http_sticky_ajp_input_filter_init(void *data);
 ngx_int_t ngx_http_sticky_ajp_input_filter(ngx_event_pipe_t *p,
     ngx_buf_t *buf);
 ngx_int_t ngx_http_sticky_ajp_non_buffered_filter(void *data,
     ssize_t bytes);
-void ngx_http_sticky_ajp_abort_request(ngx_http_request_t *r);
-void ngx_http_sticky_ajp_finalize_request(ngx_http_request_t *r,
-    ngx_int_t rc);
 
 #endif /* NGX_HTTP_STICKY_AJP_H */
