@@ -122,6 +122,10 @@ void *ngx_http_sticky_ajp_create_loc_conf(ngx_conf_t *cf);
 char *ngx_http_sticky_ajp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+/* ngx_http_sticky_ajp_module.c */
+ngx_int_t ngx_http_sticky_ajp_init_undefined(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+
 /* ngx_http_sticky_ajp_request.c */
 ngx_int_t ngx_http_sticky_ajp_create_request(ngx_http_request_t *r);
 ngx_int_t ngx_http_sticky_ajp_check_path(ngx_http_request_t *r);

@@ -417,6 +417,18 @@ ngx_http_sticky_ajp_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * An upstream{} block may come later in the file; if none does, or one
+     * without sticky_workers does, nginx would initialise the name as a
+     * host without a port ("no port in upstream"): say what is missing.
+     */
+    if (alcf->upstream.upstream->srv_conf == NULL
+        && alcf->upstream.upstream->peer.init_upstream == NULL)
+    {
+        alcf->upstream.upstream->peer.init_upstream =
+                                          ngx_http_sticky_ajp_init_undefined;
+    }
+
     alcf->pass_file = cf->conf_file->file.name;
     alcf->pass_line = cf->conf_file->line;
 
@@ -428,6 +440,32 @@ ngx_http_sticky_ajp_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The init of an upstream ajp_pass named before any upstream{} block: it is
+ * replaced by sticky_workers' when the block uses it.
+ */
+ngx_int_t
+ngx_http_sticky_ajp_init_undefined(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    if (us->srv_conf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "no upstream \"%V\" is defined: \"ajp_pass\" in %s:%ui "
+                      "needs an upstream{} block with \"sticky_workers\"",
+                      &us->host, us->file_name, us->line);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" of \"ajp_pass\" in %s:%ui does not "
+                      "use \"sticky_workers\": ajp_pass takes its members "
+                      "from a workers.properties file",
+                      &us->host, us->file_name, us->line);
+    }
+
+    return NGX_ERROR;
 }
 
 

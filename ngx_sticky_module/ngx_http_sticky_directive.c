@@ -10,6 +10,7 @@
  */
 
 #include "ngx_http_sticky_module.h"
+#include "ngx_http_sticky_ajp.h"
 
 
 typedef enum {
@@ -77,7 +78,9 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
 
-    if (uscf->peer.init_upstream) {
+    if (uscf->peer.init_upstream
+        && uscf->peer.init_upstream != ngx_http_sticky_ajp_init_undefined)
+    {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "load balancing method redefined");
     }

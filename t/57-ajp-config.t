@@ -54,9 +54,36 @@ like($out, qr/sticky_workers/, '... saying it needs sticky_workers') or diag $ou
 like($out, qr/check\.conf:$line\b/, "... with the file and line of ajp_pass (check.conf:$line)")
     or diag $out;
 
-($ok, $out) = check('', '        location / { ajp_pass nosuch; }');
+($ok, $out, $line) = check('', '        location / { ajp_pass nosuch; }', 'ajp_pass nosuch');
 ok(!$ok, 'ajp_pass to an upstream that does not exist: nginx -t fails');
-like($out, qr/nosuch/, '... naming it') or diag $out;
+like($out, qr/no upstream "nosuch" is defined: "ajp_pass" in \S*check\.conf:$line needs an upstream\{\} block with "sticky_workers"/,
+     '... saying so, with the file and line of ajp_pass') or diag $out;
+unlike($out, qr/no port/, '... not as a host without a port') or diag $out;
+
+# The upstream{} block after the server that uses it.
+$t->write_conf(<<"EOF", name => 'check.conf');
+    server {
+        listen 127.0.0.1:$front;
+        location / { ajp_pass later; }
+        location /s { ajp_pass sticky; }
+    }
+    upstream later { server 127.0.0.1:1; }
+    upstream sticky { sticky_workers one.properties; }
+EOF
+($ok, $out) = $t->test_config('check.conf');
+ok(!$ok, 'ajp_pass to a later upstream without sticky_workers: nginx -t fails');
+like($out, qr/upstream "later" of "ajp_pass" in \S*check\.conf:\d+ does not use "sticky_workers"/,
+     '... naming the upstream and the ajp_pass') or diag $out;
+$t->write_conf(<<"EOF", name => 'check.conf');
+    server {
+        listen 127.0.0.1:$front;
+        location /s { ajp_pass sticky; }
+    }
+    upstream sticky { sticky_workers one.properties; }
+EOF
+($ok, $out) = $t->test_config('check.conf');
+ok($ok, 'ajp_pass to a sticky upstream defined after it: nginx -t passes') or diag $out;
+unlike($out, qr/redefined/, '... without a "load balancing method redefined" warning') or diag $out;
 
 ($ok, $out, $line) = check('', "        location / {\n            ajp_pass sticky;\n"
                            . "            ajp_forward_uri raw;\n        }", 'ajp_forward_uri');
