@@ -106,12 +106,13 @@ std::vector<std::string> SplitList(std::string_view text) {
   return words;
 }
 
+// The names mod_jk 1.2.48's status worker shows (jk_lb_worker.h).
 const char* MethodName(Method method) {
   switch (method) {
     case Method::kRequest: return "Request";
     case Method::kTraffic: return "Traffic";
     case Method::kBusyness: return "Busyness";
-    case Method::kSession: return "Session";
+    case Method::kSession: return "Sessions";
     case Method::kNext: return "Next";
   }
   return "Request";

@@ -123,5 +123,14 @@ TEST(SplitList, RunsOfSpaceTabAndComma) {
   EXPECT_THAT(SplitList("n1*n2"), ElementsAre("n1*n2"));
 }
 
+// The names mod_jk's status worker shows, in every format.
+TEST(MethodNameTest, ModJkNames) {
+  EXPECT_STREQ("Request", MethodName(Method::kRequest));
+  EXPECT_STREQ("Sessions", MethodName(Method::kSession));
+  EXPECT_STREQ("Next", MethodName(Method::kNext));
+  EXPECT_STREQ("Traffic", MethodName(Method::kTraffic));
+  EXPECT_STREQ("Busyness", MethodName(Method::kBusyness));
+}
+
 }  // namespace
 }  // namespace sticky
