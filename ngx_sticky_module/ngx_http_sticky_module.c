@@ -158,7 +158,9 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
                                                 NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 
-    if (sp && ngx_http_sticky_set_session_cookie(r, sp) != NGX_OK) {
+    if (sp && sp->conf->session_cookie
+        && ngx_http_sticky_set_session_cookie(r, sp) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -293,6 +295,7 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
      *     conf->lb = NULL;
      *     conf->balancer = NULL;
      *     conf->nmembers = 0;
+     *     conf->session_cookie = 0;
      *     conf->upstream = NULL;
      *     conf->cycle = NULL;
      *     conf->shm_zone = NULL;
@@ -309,6 +312,7 @@ ngx_http_sticky_create_srv_conf(ngx_conf_t *cf)
      *     conf->read_timeouts = NULL;
      *     conf->connect_timeouts = NULL;
      *     conf->member_timeouts = 0;
+     *     conf->member_confs = NULL;
      */
 
     conf->process_slot = -1;

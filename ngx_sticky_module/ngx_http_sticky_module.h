@@ -42,6 +42,20 @@ typedef struct {
 } ngx_http_sticky_shctx_t;
 
 
+/*
+ * The upstream settings of one location (u->conf as its handler set it) as
+ * each member's attempts use them: a copy with the member's own timeouts,
+ * or the location's settings themselves. Per process, made on first use.
+ */
+typedef struct ngx_http_sticky_member_confs_s  ngx_http_sticky_member_confs_t;
+
+struct ngx_http_sticky_member_confs_s {
+    ngx_http_upstream_conf_t         *location;
+    ngx_http_upstream_conf_t        **member;     /* by member index */
+    ngx_http_sticky_member_confs_t   *next;
+};
+
+
 /* Per upstream{} block that uses sticky_workers. */
 typedef struct {
     ngx_str_t                      file;       /* workers.properties, full path */
@@ -50,6 +64,7 @@ typedef struct {
     const sticky_lb_t             *lb;
     sticky_balancer_t             *balancer;   /* freed with the cycle's pool */
     ngx_uint_t                     nmembers;   /* servers we created */
+    ngx_uint_t                     session_cookie;  /* set_session_cookie */
 
     ngx_http_upstream_srv_conf_t  *upstream;
     ngx_cycle_t                   *cycle;      /* the configuration's */
@@ -76,6 +91,7 @@ typedef struct {
     ngx_msec_t                    *read_timeouts;    /* per member, 0: none */
     ngx_msec_t                    *connect_timeouts; /* per member, 0: none */
     ngx_uint_t                     member_timeouts;  /* any of them set */
+    ngx_http_sticky_member_confs_t *member_confs;    /* per process */
     u_char                        *socket_keepalive; /* per member, 0 or 1 */
 
 #if (NGX_HTTP_SSL)
@@ -115,14 +131,18 @@ typedef struct {
 
 /*
  * Per request. The round robin data comes first so that nginx's SSL session
- * hooks and the keepalive module can treat it as rr data.
+ * hooks and the keepalive module can treat it as rr data. It is kept small:
+ * the request pool's first blocks have little room left when it is made,
+ * and a block more is a malloc() and a free() per request. The session ids
+ * are not kept: each attempt reads them again from the request.
  */
 typedef struct {
     ngx_http_upstream_rr_peer_data_t   rrp;
 
     ngx_http_request_t                *request;
     ngx_http_sticky_srv_conf_t        *conf;
-    sticky_sessions_t                  sessions;
+    ngx_http_upstream_conf_t         **member_confs;  /* u->conf per member,
+                                                         with member timeouts */
     sticky_decision_t                  decision;    /* of the latest attempt */
     ngx_int_t                          member;      /* in flight, or -1 */
     ngx_uint_t                         attempts;
@@ -135,9 +155,6 @@ typedef struct {
     unsigned                           cping_pending:1;  /* AJP: a CPong is
                                                             awaited; no answer
                                                             is a failed connect */
-
-    ngx_msec_t                         read_timeout;     /* the location's */
-    ngx_msec_t                         connect_timeout;  /* the location's */
 
     uint64_t                          *tried;       /* one bit per member */
 } ngx_http_sticky_peer_data_t;
@@ -185,6 +202,8 @@ void ngx_http_sticky_log_transition(ngx_log_t *log,
 /* ngx_http_sticky_peer.c: the balancer callbacks */
 ngx_int_t ngx_http_sticky_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+void ngx_http_sticky_find_sessions(ngx_http_sticky_peer_data_t *sp,
+    sticky_sessions_t *sessions);
 
 /* ngx_http_sticky_cookie.c: mod_jk's set_session_cookie */
 ngx_int_t ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,

@@ -17,10 +17,15 @@ static ngx_int_t ngx_http_sticky_get_peer(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     ngx_uint_t state);
-static void ngx_http_sticky_find_sessions(ngx_http_request_t *r,
-    ngx_http_sticky_peer_data_t *sp);
 static void ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
     ngx_http_upstream_rr_peers_t *peers);
+static ngx_http_upstream_conf_t **ngx_http_sticky_member_confs(
+    ngx_http_sticky_srv_conf_t *scf, ngx_http_upstream_conf_t *location,
+    ngx_log_t *log);
+#if (NGX_DEBUG)
+static void ngx_http_sticky_debug_decision(ngx_log_t *log,
+    ngx_http_sticky_peer_data_t *sp);
+#endif
 static int ngx_http_sticky_outcome(ngx_peer_connection_t *pc,
     ngx_http_upstream_t *u, ngx_uint_t state, int *status);
 static ngx_uint_t ngx_http_sticky_body_broken(ngx_http_upstream_t *u,
@@ -40,15 +45,17 @@ static sticky_transition_t  *ngx_http_sticky_transitions;
 static size_t                ngx_http_sticky_ntransitions;
 
 
-/* Called once per request, before the first attempt. */
+/*
+ * Called once per request, before the first attempt. The request pool gets
+ * one small block: what selection needs across attempts (the session ids
+ * are read again per attempt, from the request).
+ */
 ngx_int_t
 ngx_http_sticky_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
     size_t                        words;
     ngx_uint_t                    i;
-    ngx_http_upstream_t          *u;
-    ngx_http_upstream_conf_t     *conf;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_sticky_peer_data_t  *sp;
 
@@ -91,25 +98,16 @@ ngx_http_sticky_init_peer(ngx_http_request_t *r,
     /*
      * worker.X.reply_timeout and socket_connect_timeout replace the
      * location's proxy_read_timeout and proxy_connect_timeout for attempts
-     * on that member: the request gets its own copy of the upstream
-     * settings, adjusted by get() before each connect.
+     * on that member: get() points the request at the location's settings
+     * as that member uses them, copies made once per worker process.
      */
     if (scf->member_timeouts) {
-        u = r->upstream;
-
-        conf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
-        if (conf == NULL) {
+        sp->member_confs = ngx_http_sticky_member_confs(scf, r->upstream->conf,
+                                                        r->connection->log);
+        if (sp->member_confs == NULL) {
             return NGX_ERROR;
         }
-
-        *conf = *u->conf;
-        u->conf = conf;
-
-        sp->read_timeout = conf->read_timeout;
-        sp->connect_timeout = conf->connect_timeout;
     }
-
-    ngx_http_sticky_find_sessions(r, sp);
 
     ngx_http_set_ctx(r, sp, ngx_http_sticky_module);
 
@@ -145,46 +143,58 @@ ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
 }
 
 
-/* The raw URI and the raw value of every Cookie header, in order. */
-static void
-ngx_http_sticky_find_sessions(ngx_http_request_t *r,
-    ngx_http_sticky_peer_data_t *sp)
+/*
+ * The session ids of the request: from the raw URI and the raw value of
+ * every Cookie header, in order (nginx keeps those apart as it reads the
+ * header, under any spelling of the name; it joins HTTP/2's cookie fields
+ * into one).
+ */
+void
+ngx_http_sticky_find_sessions(ngx_http_sticky_peer_data_t *sp,
+    sticky_sessions_t *sessions)
 {
-    size_t            n;
-    ngx_uint_t        i;
-    sticky_str_t      cookies[32];
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    size_t               n;
+    sticky_str_t         cookies[32];
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r;
+#if (nginx_version < 1023000)
+    ngx_uint_t           i;
+    ngx_table_elt_t    **hp;
+#endif
 
+    r = sp->request;
     n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
 
-    for (i = 0; /* void */ ; i++) {
+#if (nginx_version >= 1023000)
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Cookie") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cookie",
-                               sizeof("Cookie") - 1) == 0
-            && n < sizeof(cookies) / sizeof(cookies[0]))
-        {
-            cookies[n].data = (char *) h[i].value.data;
-            cookies[n].len = h[i].value.len;
-            n++;
-        }
+    for (h = r->headers_in.cookie;
+         h && n < sizeof(cookies) / sizeof(cookies[0]);
+         h = h->next)
+    {
+        cookies[n].data = (char *) h->value.data;
+        cookies[n].len = h->value.len;
+        n++;
     }
 
+#else
+
+    hp = r->headers_in.cookies.elts;
+
+    for (i = 0;
+         i < r->headers_in.cookies.nelts
+         && n < sizeof(cookies) / sizeof(cookies[0]);
+         i++)
+    {
+        h = hp[i];
+        cookies[n].data = (char *) h->value.data;
+        cookies[n].len = h->value.len;
+        n++;
+    }
+
+#endif
+
     sticky_find_sessions(sp->conf->balancer, (char *) r->unparsed_uri.data,
-                         r->unparsed_uri.len, cookies, n, &sp->sessions);
+                         r->unparsed_uri.len, cookies, n, sessions);
 }
 
 
@@ -198,8 +208,8 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_uint_t                    changed;
     ngx_msec_t                    now;
     ngx_slab_pool_t              *shpool;
+    sticky_sessions_t             sessions;
     sticky_transition_t          *t;
-    ngx_http_upstream_t          *u;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_upstream_rr_peer_t  *peer;
 
@@ -216,9 +226,12 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->cached = 0;
     pc->connection = NULL;
 
+    /* outside the lock */
+    ngx_http_sticky_find_sessions(sp, &sessions);
+
     ngx_shmtx_lock(&shpool->mutex);
 
-    sticky_select(scf->balancer, scf->state, &sp->sessions, sp->tried, now,
+    sticky_select(scf->balancer, scf->state, &sessions, sp->tried, now,
                   &sp->decision);
 
     /*
@@ -231,8 +244,8 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
                                   scf->nmembers);
 
         if (n) {
-            sticky_select(scf->balancer, scf->state, &sp->sessions,
-                          sp->tried, now, &sp->decision);
+            sticky_select(scf->balancer, scf->state, &sessions, sp->tried,
+                          now, &sp->decision);
         }
     }
 
@@ -248,6 +261,12 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
         ngx_http_sticky_log_transition(pc->log, scf, &t[i]);
     }
 
+#if (NGX_DEBUG)
+    if (pc->log->log_level & NGX_LOG_DEBUG_HTTP) {
+        ngx_http_sticky_debug_decision(pc->log, sp);
+    }
+#endif
+
     if (sp->decision.verdict != STICKY_PICK_MEMBER) {
         sp->force_503 = (sp->decision.verdict == STICKY_PICK_FORCE_503);
         sp->unavailable = 1;
@@ -259,15 +278,8 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     sp->attempts++;
     sp->unavailable = 0;
 
-    if (scf->member_timeouts) {
-        u = sp->request->upstream;
-
-        u->conf->read_timeout = scf->read_timeouts[sp->member]
-                                ? scf->read_timeouts[sp->member]
-                                : sp->read_timeout;
-        u->conf->connect_timeout = scf->connect_timeouts[sp->member]
-                                   ? scf->connect_timeouts[sp->member]
-                                   : sp->connect_timeout;
+    if (sp->member_confs) {
+        sp->request->upstream->conf = sp->member_confs[sp->member];
     }
 
     if (scf->socket_keepalive[sp->member]) {
@@ -295,6 +307,39 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
 
     return NGX_OK;
 }
+
+
+#if (NGX_DEBUG)
+
+/* The decision of an attempt, as nginx's balancers trace theirs. */
+static void
+ngx_http_sticky_debug_decision(ngx_log_t *log, ngx_http_sticky_peer_data_t *sp)
+{
+    sticky_str_t        worker;
+    sticky_decision_t  *d;
+
+    d = &sp->decision;
+
+    if (d->verdict != STICKY_PICK_MEMBER) {
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "get sticky peer, try: %ui, session route: \"%*s\" -> "
+                       "%s",
+                       sp->attempts + 1, d->route.len, d->route.data,
+                       d->verdict == STICKY_PICK_FORCE_503
+                       ? "sticky_session_force: 503" : "no usable worker");
+        return;
+    }
+
+    worker = sticky_balancer_member_name(sp->conf->balancer, d->member);
+
+    ngx_log_debug6(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "get sticky peer, try: %ui, session route: \"%*s\" -> "
+                   "worker \"%*s\" (%s)",
+                   sp->attempts + 1, d->route.len, d->route.data,
+                   worker.len, worker.data, d->reason);
+}
+
+#endif
 
 
 /* Called after each attempt that get() gave a peer. */
@@ -346,6 +391,10 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
                                 ngx_current_msec, &t);
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "free sticky peer: member %i, outcome %d, status %d, "
+                   "state %ui", sp->member, outcome, status, state);
 
     if (changed) {
         ngx_http_sticky_log_transition(pc->log, scf, &t);
@@ -445,6 +494,79 @@ ngx_http_sticky_body_broken(ngx_http_upstream_t *u, ngx_connection_t *c)
 
     return u->error
            || (c && (c->read->error || (c->read->eof && u->length > 0)));
+}
+
+
+/*
+ * The upstream settings of the location `location` as each member's
+ * attempts use them: a copy with the member's own timeouts, or the
+ * location's own settings. Made on first use in each process (from the
+ * configuration's pool, whose life is the process's or the configuration's),
+ * then found by the location: requests allocate nothing for them.
+ */
+static ngx_http_upstream_conf_t **
+ngx_http_sticky_member_confs(ngx_http_sticky_srv_conf_t *scf,
+    ngx_http_upstream_conf_t *location, ngx_log_t *log)
+{
+    ngx_uint_t                        i;
+    ngx_pool_t                       *pool;
+    ngx_http_upstream_conf_t         *conf;
+    ngx_http_sticky_member_confs_t   *mc;
+
+    for (mc = scf->member_confs; mc; mc = mc->next) {
+        if (mc->location == location) {
+            return mc->member;
+        }
+    }
+
+    pool = scf->cycle->pool;
+
+    mc = ngx_palloc(pool, sizeof(ngx_http_sticky_member_confs_t));
+    if (mc == NULL) {
+        return NULL;
+    }
+
+    mc->member = ngx_palloc(pool,
+                            scf->nmembers * sizeof(ngx_http_upstream_conf_t *));
+    if (mc->member == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < scf->nmembers; i++) {
+
+        if (scf->read_timeouts[i] == 0 && scf->connect_timeouts[i] == 0) {
+            mc->member[i] = location;
+            continue;
+        }
+
+        conf = ngx_palloc(pool, sizeof(ngx_http_upstream_conf_t));
+        if (conf == NULL) {
+            return NULL;
+        }
+
+        *conf = *location;
+
+        if (scf->read_timeouts[i]) {
+            conf->read_timeout = scf->read_timeouts[i];
+        }
+
+        if (scf->connect_timeouts[i]) {
+            conf->connect_timeout = scf->connect_timeouts[i];
+        }
+
+        mc->member[i] = conf;
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "sticky: upstream settings of member %ui for %p "
+                       "copied: read timeout %M, connect timeout %M",
+                       i, location, conf->read_timeout, conf->connect_timeout);
+    }
+
+    mc->location = location;
+    mc->next = scf->member_confs;
+    scf->member_confs = mc;
+
+    return mc->member;
 }
 
 

@@ -61,6 +61,7 @@ ngx_http_sticky_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     sticky_str_t                  s;
+    sticky_sessions_t             sessions;
     ngx_http_sticky_peer_data_t  *sp;
 
     sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
@@ -74,8 +75,13 @@ ngx_http_sticky_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_STICKY_VAR_ROUTE:
         s = sp->decision.route;
-        if (s.len == 0 && sp->sessions.count) {
-            s = sp->sessions.session[0].route;   /* before any attempt */
+        if (s.len == 0) {
+            /* before any attempt: the first session id's (found again, as
+             * the request keeps no list of them) */
+            ngx_http_sticky_find_sessions(sp, &sessions);
+            if (sessions.count) {
+                s = sessions.session[0].route;
+            }
         }
         break;
 

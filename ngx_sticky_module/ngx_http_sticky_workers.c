@@ -24,6 +24,7 @@ ngx_http_sticky_load_workers(ngx_conf_t *cf,
 {
     size_t               i, n;
     ngx_str_t            text, lb;
+    sticky_str_t         name, path;
     sticky_error_t       err;
     sticky_member_t      m;
     ngx_pool_cleanup_t  *cln;
@@ -78,6 +79,9 @@ ngx_http_sticky_load_workers(ngx_conf_t *cf,
 
     cln->handler = ngx_http_sticky_free_balancer;
     cln->data = scf->balancer;
+
+    scf->session_cookie = sticky_balancer_session_cookie(scf->balancer,
+                                                         &name, &path);
 
     n = sticky_lb_members(scf->lb);
 

@@ -182,22 +182,15 @@ StatusVerdict ClassifyStatus(const int* fail_on_status, std::size_t count, int s
   return StatusVerdict::kPass;
 }
 
-bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept {
-  return member.GetHealth() == Health::kError && now_ms >= member.recover_at_ms;
-}
-
-Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept {
-  return RecoverDue(member, now_ms) ? Health::kRecovering : member.GetHealth();
-}
-
 bool MemberUsable(const Zone& zone, const MemberState& member, std::uint64_t now_ms) noexcept {
   const Health h = EffectiveHealth(member, now_ms);
   if (h == Health::kRecovering && zone.active_probes) return false;
   return HealthUsable(h);
 }
 
-std::uint64_t ScaledMult(const Zone& zone, const MemberState& member,
-                         std::uint64_t now_ms) noexcept {
+// ScaledMult() of a member that may be in slow start.
+std::uint64_t SlowStartMult(const Zone& zone, const MemberState& member,
+                            std::uint64_t now_ms) noexcept {
   const std::uint64_t full = member.lb_mult * kMultScale;  // lb_mult <= 2^24: no overflow
   const std::uint64_t ramp = zone.slow_start_ms;
   if (ramp == 0 || member.recovered_at_ms == 0 || now_ms < member.recovered_at_ms) return full;

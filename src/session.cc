@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <cstring>
+#include <new>
 
 namespace sticky {
 namespace {
@@ -11,38 +12,47 @@ bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-// The first of `a` or `b` in `s` from `from`, or npos: two memchr() calls
-// (the second only up to the first's hit), several times fewer
-// instructions than a loop over the bytes or string_view::find_first_of().
-std::size_t FindEither(std::string_view s, std::size_t from, char a, char b) {
-  if (from >= s.size()) return std::string_view::npos;
-  const char* begin = s.data() + from;
-  std::size_t n = s.size() - from;
-  const void* hit = std::memchr(begin, a, n);
-  if (hit != nullptr) n = static_cast<std::size_t>(static_cast<const char*>(hit) - begin);
-  if (const void* other = std::memchr(begin, b, n)) hit = other;
-  return hit == nullptr ? std::string_view::npos
-                        : static_cast<std::size_t>(static_cast<const char*>(hit) - s.data());
+// The first of `a` or `b` in [p, end), or end: two memchr() calls (the
+// second only up to the first's hit), several times fewer instructions
+// than a loop over the bytes or string_view::find_first_of().
+inline const char* FindEither(const char* p, const char* end, char a, char b) {
+  const void* hit = std::memchr(p, a, static_cast<std::size_t>(end - p));
+  if (hit != nullptr) end = static_cast<const char*>(hit);
+  const void* other = std::memchr(p, b, static_cast<std::size_t>(end - p));
+  return other != nullptr ? static_cast<const char*>(other) : end;
 }
 
-// `needle` (not empty) in `s` from `from`, or npos.
-std::size_t FindText(std::string_view s, std::string_view needle, std::size_t from) {
-  if (from >= s.size()) return std::string_view::npos;
-  return s.find(needle, from);
+// The first `name` (not empty) in [p, end), or nullptr: string_view::find()
+// without its bookkeeping.
+inline const char* FindName(const char* p, const char* end, std::string_view name) {
+  const std::size_t n = name.size();
+  while (static_cast<std::size_t>(end - p) >= n) {
+    const char* hit =
+        static_cast<const char*>(std::memchr(p, name[0], static_cast<std::size_t>(end - p) - n + 1));
+    if (hit == nullptr) return nullptr;
+    if (std::memcmp(hit + 1, name.data() + 1, n - 1) == 0) return hit;
+    p = hit + 1;
+  }
+  return nullptr;
 }
 
-std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
+// The route of an id (see SessionRoute()).
+inline std::string_view RouteOf(const char* id, std::size_t len) {
+  if (len == 0) return {};
+  const void* dot = std::memchr(id, '.', len);
+  if (dot == nullptr) return {};
+  const char* route = static_cast<const char*>(dot) + 1;
+  return std::string_view(route, static_cast<std::size_t>(id + len - route));
 }
 
 // Stores one candidate if there is room; empty ids are skipped, as mod_jk
 // logs "Detected empty session identifier" and treats it as no session.
-void Add(std::string_view id, SessionSource source, SessionCandidate* out, std::size_t capacity,
-         std::size_t* count) {
-  if (id.empty() || *count >= capacity) return;
-  out[*count] = SessionCandidate{id, SessionRoute(id), source};
+// Constructed in place: `out` may be storage that holds no candidate yet.
+inline void Add(const char* id, std::size_t len, SessionSource source, SessionCandidate* out,
+                std::size_t capacity, std::size_t* count) {
+  if (len == 0 || *count >= capacity) return;
+  ::new (static_cast<void*>(out + *count))
+      SessionCandidate{std::string_view(id, len), RouteOf(id, len), source};
   ++*count;
 }
 
@@ -50,16 +60,21 @@ void Add(std::string_view id, SessionSource source, SessionCandidate* out, std::
 // req_uri holds no query string; ours is raw, so stop before '?' and '#'.
 void FindPathParameter(std::string_view uri, std::string_view name, SessionCandidate* out,
                        std::size_t capacity, std::size_t* count) {
-  if (name.empty()) return;
-  std::string_view path = uri.substr(0, FindEither(uri, 0, '?', '#'));
-  for (std::size_t at = FindText(path, name, 0); at != std::string_view::npos;
-       at = FindText(path, name, at + 1)) {
-    std::size_t value_start = at + name.size();
-    if (value_start >= path.size() || path[value_start] != '=') continue;
-    std::string_view value = path.substr(value_start + 1);
-    value = value.substr(0, FindEither(value, 0, ';', '/'));
-    if (value.empty()) continue;
-    Add(value, SessionSource::kPathParameter, out, capacity, count);
+  // Most URIs hold no session: too short for `name=` and one byte, or
+  // without the name's first byte (one memchr() instead of three).
+  if (name.empty() || uri.size() < name.size() + 2 ||
+      std::memchr(uri.data(), name.front(), uri.size()) == nullptr)
+    return;
+  const char* const path_end = FindEither(uri.data(), uri.data() + uri.size(), '?', '#');
+  for (const char* at = FindName(uri.data(), path_end, name); at != nullptr;
+       at = FindName(at + 1, path_end, name)) {
+    const char* value = at + name.size();
+    if (value >= path_end || *value != '=') continue;
+    ++value;
+    const char* value_end = FindEither(value, path_end, ';', '/');
+    if (value_end == value) continue;
+    Add(value, static_cast<std::size_t>(value_end - value), SessionSource::kPathParameter, out,
+        capacity, count);
     return;  // mod_jk uses one path parameter at most
   }
 }
@@ -67,35 +82,37 @@ void FindPathParameter(std::string_view uri, std::string_view name, SessionCandi
 // mod_jk's get_cookie() on one header value: every occurrence, in order.
 void FindCookies(std::string_view header, std::string_view name, SessionCandidate* out,
                  std::size_t capacity, std::size_t* count) {
-  std::size_t at = FindText(header, name, 0);
-  while (at != std::string_view::npos && *count < capacity) {
+  const char* const begin = header.data();
+  const char* const end = begin + header.size();
+  const char* at = FindName(begin, end, name);
+  while (at != nullptr && *count < capacity) {
     // "XJSESSIONID=" or "a=xJSESSIONID=" must not match.
-    bool starts_cookie = at == 0 || header[at - 1] == ';' || header[at - 1] == ',' ||
-                         IsSpace(header[at - 1]);
-    std::size_t pos = at + name.size();
-    while (pos < header.size() && IsSpace(header[pos])) ++pos;
-    if (!starts_cookie || pos >= header.size() || header[pos] != '=') {
-      at = FindText(header, name, at + 1);
+    const bool starts_cookie = at == begin || at[-1] == ';' || at[-1] == ',' || IsSpace(at[-1]);
+    const char* eq = at + name.size();
+    while (eq < end && IsSpace(*eq)) ++eq;
+    if (!starts_cookie || eq >= end || *eq != '=') {
+      at = FindName(at + 1, end, name);
       continue;
     }
-    std::size_t value_start = pos + 1;
-    std::size_t value_end = FindEither(header, value_start, ';', ',');
-    if (value_end == std::string_view::npos) value_end = header.size();
-    std::string_view value = TrimSpace(header.substr(value_start, value_end - value_start));
+    const char* const value_end = FindEither(eq + 1, end, ';', ',');
+    const char* v = eq + 1;
+    const char* w = value_end;
+    while (v < w && IsSpace(*v)) ++v;
+    while (v < w && IsSpace(w[-1])) --w;
     // Quoted values (bug 55683): JSESSIONID="ABC.n1".
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    Add(value, SessionSource::kCookie, out, capacity, count);
-    at = FindText(header, name, value_end);
+    if (w - v >= 2 && *v == '"' && w[-1] == '"') {
+      ++v;
+      --w;
+    }
+    Add(v, static_cast<std::size_t>(w - v), SessionSource::kCookie, out, capacity, count);
+    at = FindName(value_end, end, name);
   }
 }
 
 }  // namespace
 
 std::string_view SessionRoute(std::string_view session_id) noexcept {
-  std::size_t dot = session_id.find('.');
-  if (dot == std::string_view::npos) return {};
-  return session_id.substr(dot + 1);
+  return RouteOf(session_id.data(), session_id.size());
 }
 
 std::size_t FindSessionCandidates(std::string_view uri, const std::string_view* cookie_headers,

@@ -53,6 +53,8 @@ void AddLoad(MemberState& m, std::uint64_t scaled) {
   m.load_carry = static_cast<std::uint32_t>(total % kMultScale);
 }
 
+bool BusyNow(const MemberState& m) { return m.busy_limit > 0 && m.in_flight >= m.busy_limit; }
+
 bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
   auto pa = reinterpret_cast<std::uintptr_t>(a);
   auto pb = reinterpret_cast<std::uintptr_t>(b);
@@ -217,10 +219,13 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
   if (kind.new_session) ++m.new_sessions;
   // A recovering member picked for a request: that request is its probe
   // (mod_jk's ERR/REC -> ERR/PRB), and others avoid it until it ends.
-  const bool changed =
-      EffectiveHealth(m, now_ms) == Health::kRecovering
-          ? ChangeHealth(zone, index, HealthCause::kProbeRequest, now_ms, transition)
-          : ChangeHealth(zone, index, HealthCause::kBusy, now_ms, transition);
+  // kBusy changes nothing unless busy_limit is reached: most attempts do
+  // not ask.
+  bool changed = false;
+  if (EffectiveHealth(m, now_ms) == Health::kRecovering)
+    changed = ChangeHealth(zone, index, HealthCause::kProbeRequest, now_ms, transition);
+  else if (BusyNow(m))
+    changed = ChangeHealth(zone, index, HealthCause::kBusy, now_ms, transition);
   if (owned && m.probe_kind == static_cast<std::uint8_t>(ProbeKind::kRequest) &&
       m.probe_owner == 0)
     m.probe_owner = zone.slots()[process].pid;  // returned if that process dies
@@ -289,6 +294,13 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
       break;
   }
   if (outcome != Outcome::kSuccess && outcome != Outcome::kNeutral) ++m.errors;
+  // The common case: a success on an OK member below its busy_limit only
+  // forgets a local error (what ChangeHealth() would do, without a change
+  // of health, and the kNotBusy step below would change nothing either).
+  if (outcome == Outcome::kSuccess && m.GetHealth() == Health::kOk && !BusyNow(m)) {
+    m.first_error_ms = m.last_error_ms = m.recover_at_ms = 0;
+    return false;
+  }
   if (outcome != Outcome::kNeutral && ChangeHealth(zone, index, cause, now_ms, transition))
     return true;
   // No verdict from the outcome: a request probe hands the member back to

@@ -222,9 +222,13 @@ void RecomputeMultipliers(Zone& zone) noexcept;
 
 // An ERR member whose recover time is over: selection treats it as ERR/REC
 // before any tick has moved it there.
-bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept;
+inline bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept {
+  return member.GetHealth() == Health::kError && now_ms >= member.recover_at_ms;
+}
 // Health as selection sees it at `now_ms` (RecoverDue -> ERR/REC).
-Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept;
+inline Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept {
+  return RecoverDue(member, now_ms) ? Health::kRecovering : member.GetHealth();
+}
 // Health lets a request use the member (activation aside): HealthUsable()
 // of the EffectiveHealth(), except ERR/REC when active probes test it.
 bool MemberUsable(const Zone& zone, const MemberState& member, std::uint64_t now_ms) noexcept;
@@ -234,8 +238,14 @@ bool MemberUsable(const Zone& zone, const MemberState& member, std::uint64_t now
 // recovery, at most 100 times), so that its share of new sessions grows
 // linearly from about nothing to its weight.
 inline constexpr std::uint64_t kMultScale = 1024;
-std::uint64_t ScaledMult(const Zone& zone, const MemberState& member,
-                         std::uint64_t now_ms) noexcept;
+std::uint64_t SlowStartMult(const Zone& zone, const MemberState& member,
+                            std::uint64_t now_ms) noexcept;
+inline std::uint64_t ScaledMult(const Zone& zone, const MemberState& member,
+                                std::uint64_t now_ms) noexcept {
+  // lb_mult <= 2^24: no overflow
+  if (zone.slow_start_ms == 0 || member.recovered_at_ms == 0) return member.lb_mult * kMultScale;
+  return SlowStartMult(zone, member, now_ms);
+}
 
 // THE place where health changes (health.cc). Applies `cause` to member
 // `index` and returns true (filling *transition when given) only if the

@@ -38,6 +38,21 @@ constexpr std::size_t kMaxCookieHeaders = 32;
 
 static_assert(STICKY_MAX_SESSIONS == sticky::kMaxSessionCandidates);
 
+// Room for N objects of T of which none is constructed: the request-time
+// conversions construct only the elements they fill. An array of T would
+// be zeroed whole on every call (T has default member initialisers), which
+// costs more than the conversion itself.
+template <typename T, std::size_t N>
+class Uninitialized {
+ public:
+  T* data() noexcept { return reinterpret_cast<T*>(bytes_); }
+
+ private:
+  alignas(T) unsigned char bytes_[N * sizeof(T)];
+};
+static_assert(std::is_trivially_destructible_v<sticky::SessionCandidate> &&
+              std::is_trivially_destructible_v<std::string_view>);
+
 sticky_str_t Str(std::string_view s) { return sticky_str_t{s.data(), s.size()}; }
 std::string_view View(const sticky_str_t& s) { return std::string_view(s.data, s.len); }
 
@@ -59,6 +74,7 @@ void ToC(const sticky::Transition& from, sticky_transition_t* to) {
 
 sticky::StatusVerdict Judge(const sticky_balancer_t* b, std::size_t member, int status) {
   const std::vector<int>& list = b->balancer.members[member].fail_on_status;
+  if (list.empty()) return sticky::StatusVerdict::kPass;  // most members
   return sticky::ClassifyStatus(list.data(), list.size(), status);
 }
 
@@ -176,14 +192,17 @@ STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_
 STICKY_API void sticky_find_sessions(const sticky_balancer_t* b, const char* uri, size_t uri_len,
                                      const sticky_str_t* cookies, size_t ncookies,
                                      sticky_sessions_t* out) noexcept {
-  std::string_view headers[kMaxCookieHeaders];
-  std::size_t n = std::min(ncookies, kMaxCookieHeaders);
-  for (std::size_t i = 0; i < n; ++i) headers[i] = View(cookies[i]);
+  constexpr std::size_t kMax = sticky::kMaxSessionCandidates;
+  Uninitialized<std::string_view, kMaxCookieHeaders> header_storage;
+  std::string_view* headers = header_storage.data();
+  const std::size_t n = std::min(ncookies, kMaxCookieHeaders);
+  for (std::size_t i = 0; i < n; ++i)
+    ::new (static_cast<void*>(headers + i)) std::string_view(View(cookies[i]));
 
-  sticky::SessionCandidate found[sticky::kMaxSessionCandidates];
+  Uninitialized<sticky::SessionCandidate, kMax> found_storage;
+  sticky::SessionCandidate* found = found_storage.data();
   out->count = sticky::FindSessionCandidates(std::string_view(uri, uri_len), headers, n,
-                                             b->selector.session_names(), found,
-                                             sticky::kMaxSessionCandidates);
+                                             b->selector.session_names(), found, kMax);
   for (std::size_t i = 0; i < out->count; ++i) {
     out->session[i].id = Str(found[i].id);
     out->session[i].route = Str(found[i].route);
@@ -193,12 +212,13 @@ STICKY_API void sticky_find_sessions(const sticky_balancer_t* b, const char* uri
 STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
                               const sticky_sessions_t* sessions, const uint64_t* tried,
                               uint64_t now_ms, sticky_decision_t* out) noexcept {
-  sticky::SessionCandidate candidates[sticky::kMaxSessionCandidates];
+  Uninitialized<sticky::SessionCandidate, sticky::kMaxSessionCandidates> storage;
+  sticky::SessionCandidate* candidates = storage.data();
   std::size_t n = std::min(sessions->count, sticky::kMaxSessionCandidates);
-  for (std::size_t i = 0; i < n; ++i) {
-    candidates[i].id = View(sessions->session[i].id);
-    candidates[i].route = View(sessions->session[i].route);
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    ::new (static_cast<void*>(candidates + i)) sticky::SessionCandidate{
+        View(sessions->session[i].id), View(sessions->session[i].route),
+        sticky::SessionSource::kCookie};
 
   const sticky::Zone& z = ZoneAt(zone);
   sticky::SelectRequest request;

@@ -77,17 +77,19 @@ sub read_file {
 
 # Writes nginx.conf: the module, 2 workers (to exercise shared state), every
 # path inside the temp prefix, and `$http` as the body of the http{} block.
+# Options: workers, name (of the file), log_level (of error.log, "info").
 sub write_conf {
     my ($self, $http, %opts) = @_;
     my $d = $self->{dir};
     my $workers = $opts{workers} // $self->{workers};
+    my $level = $opts{log_level} // 'info';
     $self->write_file($opts{name} // 'nginx.conf', <<"EOF");
 load_module $MODULE;
 daemon off;
 master_process on;
 worker_processes $workers;
 pid $d/logs/nginx.pid;
-error_log $d/logs/error.log info;
+error_log $d/logs/error.log $level;
 events { worker_connections 1024; }
 http {
     access_log $d/logs/access.log;
