@@ -29,12 +29,12 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # libapache2-mod-jk: its shipped workers.properties is a test input;
 # openssl: the AJP TLS tests make their certificates; iproute2: t/46 gives
 # its network namespace a non-loopback address;
-# chromium: the status page's browser test (driven by playwright-core from
-# npm; Debian 12's node 18 will do: installed when no npm is on the PATH);
+# chromium, chromium-driver, python3-selenium: the status page's browser
+# test (t/browser/drain.py drives the browser through the WebDriver);
 # wrk: the load of the shared state's soak test (t/63-state-soak.t).
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
               libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
-              chromium wrk
+              chromium chromium-driver python3-selenium wrk
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop
 
@@ -125,7 +125,6 @@ deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	  done); \
-	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:" $$missing; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \

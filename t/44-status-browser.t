@@ -1,10 +1,11 @@
 #!/usr/bin/perl
 # The dashboard in a real browser: Debian's chromium, headless, started by
-# this test (playwright-core from t/browser drives it; no browser download,
-# no network). It loads the page, presses "Drain" on tomcat2, sees the page
-# change; the JSON then says D and the drain works. Screenshots go to the
-# test's temp directory (STICKY_SCREENSHOT_DIR=docs keeps them for the
-# README). Needs chromium, node and npm (make deps installs them).
+# this test through Debian's chromium-driver and python3-selenium
+# (t/browser/drain.py; no browser download, no network). It loads the page,
+# presses "Drain" on tomcat2, sees the page change; the JSON then says D and
+# the drain works. Screenshots go to the test's temp directory
+# (STICKY_SCREENSHOT_DIR=docs keeps them for the README). make deps
+# installs all three packages.
 
 use strict;
 use warnings;
@@ -16,14 +17,14 @@ use StickyStatus qw(status_json worker decode_json_or_diag);
 
 my $browser_dir = "$FindBin::Bin/browser";
 my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-# Never skipped: a missing browser is a failure (make deps installs it).
-my $missing = !-x $chromium ? "no $chromium (make deps installs Debian's chromium)"
-            : `node --version 2>/dev/null` !~ /^v(\d+)/ || $1 < 18 ? 'no node >= 18'
+my $driver = $ENV{CHROMEDRIVER} || '/usr/bin/chromedriver';
+my $python = '/usr/bin/python3';   # Debian's, with python3-selenium
+# Never skipped: a missing piece is a failure (make deps installs them).
+my $missing = !-x $chromium ? "no $chromium (Debian's chromium)"
+            : !-x $driver ? "no $driver (Debian's chromium-driver)"
+            : system("$python -c 'import selenium' 2>/dev/null") != 0
+              ? "no selenium for $python (Debian's python3-selenium)"
             : '';
-unless ($missing || -d "$browser_dir/node_modules/playwright-core") {
-    my $out = `cd '$browser_dir' && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund 2>&1`;
-    $missing = "npm ci failed in t/browser:\n$out" if $?;
-}
 if ($missing) {
     plan tests => 1;
     fail("the browser test can run: $missing");
@@ -56,7 +57,7 @@ $t->get($front, '/s', Cookie => "JSESSIONID=DEF.tomcat4");
 my $dir = $ENV{STICKY_SCREENSHOT_DIR} || $t->dir;
 my ($shot, $phone) = ("$dir/status.png", "$dir/status-phone.png");
 my $url = "http://127.0.0.1:$front/sticky-admin";
-my $out = `node '$browser_dir/drain.js' '$url' tomcats tomcat2 '$shot' '$phone' 2>&1`;
+my $out = `$python '$browser_dir/drain.py' '$url' tomcats tomcat2 '$shot' '$phone' 2>&1`;
 my $exit = $? >> 8;
 my ($line) = $out =~ /^(\{.*\})\s*$/m;
 my $result = $line ? decode_json_or_diag($line) : undef;
