@@ -1,8 +1,8 @@
 #include "attributes.h"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
-#include <vector>
 
 namespace sticky {
 
@@ -103,6 +103,35 @@ bool Contains(const std::string_view (&names)[N], std::string_view name) {
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 
+// Shorter first, then in text order: most names differ in length, so a
+// binary search mostly compares sizes.
+constexpr bool ShorterOrBefore(std::string_view a, std::string_view b) {
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
+// `names` in ShorterOrBefore order, made at compile time (IsValidKey looks up
+// every key of a file).
+template <size_t N>
+constexpr std::array<std::string_view, N> Sorted(const std::string_view (&names)[N]) {
+  std::array<std::string_view, N> sorted{};
+  for (size_t i = 0; i < N; ++i) {
+    size_t j = i;
+    for (; j > 0 && ShorterOrBefore(names[i], sorted[j - 1]); --j) sorted[j] = sorted[j - 1];
+    sorted[j] = names[i];
+  }
+  return sorted;
+}
+
+template <size_t N>
+bool InSorted(const std::array<std::string_view, N>& sorted, std::string_view name) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), name, ShorterOrBefore);
+  return it != sorted.end() && *it == name;
+}
+
+constexpr auto kSupportedSorted = Sorted(kSupported);
+constexpr auto kUniqueSorted = Sorted(kUnique);
+constexpr auto kListSorted = Sorted(kList);
+
 // jk_is_some_property: `key` ends with `sep` followed by `suffix`.
 bool EndsWith(std::string_view key, std::string_view sep, std::string_view suffix) {
   if (key.size() < sep.size() + suffix.size()) return false;
@@ -110,27 +139,71 @@ bool EndsWith(std::string_view key, std::string_view sep, std::string_view suffi
          key.substr(key.size() - suffix.size() - sep.size(), sep.size()) == sep;
 }
 
-template <size_t N>
-bool EndsWithAny(std::string_view key, const std::string_view (&names)[N]) {
-  for (std::string_view name : names)
-    if (EndsWith(key, ".", name)) return true;
-  return false;
-}
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = above;
+// Longer than every supported attribute.
+constexpr size_t kMaxAttributeSize = 32;
+
+constexpr bool ShorterThan(const std::string_view* names, size_t n, size_t size) {
+  for (size_t i = 0; i < n; ++i)
+    if (names[i].size() >= size) return false;
+  return true;
+}
+static_assert(ShorterThan(kSupported, std::size(kSupported), kMaxAttributeSize));
+
+// Supported attributes are made of 'a'-'z', '_' and digits ("prefer_ipv6"):
+// their letters, numbered; -1 for any other byte.
+constexpr size_t kLetters = 26 + 1 + 10;
+constexpr int Letter(char c) {
+  return c >= 'a' && c <= 'z' ? c - 'a' : c == '_' ? 26 : c >= '0' && c <= '9' ? 27 + (c - '0') : -1;
+}
+constexpr bool OnlyLetters(const std::string_view* names, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    for (char c : names[i])
+      if (Letter(c) < 0) return false;
+  return true;
+}
+static_assert(OnlyLetters(kSupported, std::size(kSupported)));
+
+// The edit distance of a pattern of at most 64 bytes to supported
+// attributes, with Myers' bit-parallel algorithm (in Hyyrö's form for whole
+// strings): a column of the edit table is a few operations on 64-bit words,
+// so a name costs a few operations per letter, and no branch (ClosestAttribute
+// compares a typo with every supported name).
+class BitParallelDistance {
+ public:
+  // REQUIRES: 0 < pattern.size() <= 64.
+  explicit BitParallelDistance(std::string_view pattern) : size_(pattern.size()) {
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      const int letter = Letter(pattern[i]);
+      if (letter >= 0) matches_[letter] |= std::uint64_t{1} << i;
     }
   }
-  return row[b.size()];
-}
+
+  // REQUIRES: `name` is a supported attribute (Letter() of each byte >= 0).
+  size_t To(std::string_view name) const {
+    const std::uint64_t all = size_ == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << size_) - 1;
+    const unsigned last = static_cast<unsigned>(size_ - 1);
+    std::uint64_t plus = all, minus = 0;  // vertical deltas of the column
+    size_t distance = size_;
+    for (char c : name) {
+      const std::uint64_t equal = matches_[Letter(c)];
+      const std::uint64_t xv = equal | minus;
+      const std::uint64_t xh = (((equal & plus) + plus) ^ plus) | equal;
+      std::uint64_t horizontal_plus = minus | ~(xh | plus);
+      std::uint64_t horizontal_minus = plus & xh;
+      distance += ((horizontal_plus >> last) & 1) - ((horizontal_minus >> last) & 1);
+      horizontal_plus = (horizontal_plus << 1) | 1;  // row 0 of the table counts up
+      horizontal_minus <<= 1;
+      plus = (horizontal_minus | ~(xv | horizontal_plus)) & all;
+      minus = horizontal_plus & xv;
+    }
+    return distance;
+  }
+
+ private:
+  std::uint64_t matches_[kLetters] = {};  // bit i: pattern[i] is that letter
+  size_t size_;
+};
 
 }  // namespace
 
@@ -139,8 +212,8 @@ std::optional<WorkerKey> SplitWorkerKey(std::string_view key) {
   if (key.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
   std::string_view rest = key.substr(kPrefix.size());
   size_t dot = rest.rfind('.');
-  if (dot == std::string_view::npos) return WorkerKey{"", std::string(rest)};
-  return WorkerKey{std::string(rest.substr(0, dot)), std::string(rest.substr(dot + 1))};
+  if (dot == std::string_view::npos) return WorkerKey{{}, rest};
+  return WorkerKey{rest.substr(0, dot), rest.substr(dot + 1)};
 }
 
 // No attribute name holds a '.', so "ends with '.' + name" is "the text
@@ -154,11 +227,11 @@ static_assert(NoDots(kSupported, std::size(kSupported)));
 
 bool IsValidKey(std::string_view key) {
   if (key.substr(0, 7) != "worker.") return true;  // a variable
-  return Contains(kSupported, key.substr(key.rfind('.') + 1));
+  return InSorted(kSupportedSorted, key.substr(key.rfind('.') + 1));
 }
 
 bool IsSupportedAttribute(std::string_view attribute) {
-  return Contains(kSupported, attribute);
+  return InSorted(kSupportedSorted, attribute);
 }
 
 bool IsDeprecatedAttribute(std::string_view attribute) {
@@ -173,11 +246,26 @@ std::string_view DeprecatedReplacement(std::string_view attribute) {
   return "";
 }
 
+// Every name of kUnique but "worker.maintain", and of kList, is one segment:
+// a key ends with '.' + name when the text after its last '.' is name.
+constexpr std::string_view kDottedUnique = "worker.maintain";
+constexpr bool NoDotsBut(const std::string_view* names, size_t n, std::string_view but) {
+  for (size_t i = 0; i < n; ++i)
+    if (names[i] != but && names[i].find('.') != std::string_view::npos) return false;
+  return true;
+}
+static_assert(NoDotsBut(kUnique, std::size(kUnique), kDottedUnique));
+static_assert(NoDotsBut(kList, std::size(kList), ""));
+
 DuplicateRule DuplicateRuleFor(std::string_view key) {
-  if (EndsWithAny(key, kUnique)) return DuplicateRule::kReplace;
+  const size_t dot = key.rfind('.');
+  const std::string_view last =
+      dot == std::string_view::npos ? std::string_view() : key.substr(dot + 1);
+  if (InSorted(kUniqueSorted, last) || EndsWith(key, ".", kDottedUnique))
+    return DuplicateRule::kReplace;
   if (EndsWith(key, "_", "path")) return DuplicateRule::kJoinPath;
-  if (EndsWith(key, ".", "cmd_line")) return DuplicateRule::kJoinSpace;
-  if (EndsWithAny(key, kList)) return DuplicateRule::kJoinList;
+  if (last == "cmd_line") return DuplicateRule::kJoinSpace;
+  if (InSorted(kListSorted, last)) return DuplicateRule::kJoinList;
   return DuplicateRule::kJoinStar;
 }
 
@@ -223,13 +311,28 @@ bool IsUnusedByNginx(std::string_view attribute, WorkerType type) {
 }
 
 std::string_view ClosestAttribute(std::string_view attribute) {
+  // suggest only near misses: typos, not guesses
+  constexpr size_t kFarthest = 2;
+  // No name is near a longer attribute, or than one edit per letter.
+  if (attribute.size() > kMaxAttributeSize + kFarthest) return {};
   std::string_view best;
-  size_t best_distance = 3;  // suggest only near misses: typos, not guesses
+  size_t best_distance = kFarthest + 1;
+  if (attribute.empty()) {
+    for (std::string_view name : kSupported)
+      if (name.size() < best_distance) best = name, best_distance = name.size();
+    return best;
+  }
+  const BitParallelDistance distance(attribute);
   for (std::string_view name : kSupported) {
-    size_t d = EditDistance(attribute, name);
+    // Lengths that far apart need as many edits.
+    const size_t apart =
+        attribute.size() > name.size() ? attribute.size() - name.size() : name.size() - attribute.size();
+    if (apart >= best_distance) continue;
+    const size_t d = distance.To(name);
     if (d < best_distance) {
       best = name;
       best_distance = d;
+      if (d == 0) break;
     }
   }
   return best;

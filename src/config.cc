@@ -1,13 +1,14 @@
 #include "config.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
 #include <set>
-#include <unordered_map>
 
 #include "attributes.h"
+#include "message.h"
 #include "properties.h"
 #include "values.h"
 #include "workers.h"
@@ -16,7 +17,7 @@ namespace sticky {
 
 namespace {
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+Quoted Quote(std::string_view s) { return Quoted(s); }
 
 std::string JoinNames(const std::vector<Balancer>& balancers) {
   std::string names;
@@ -25,7 +26,7 @@ std::string JoinNames(const std::vector<Balancer>& balancers) {
 }
 
 // worker.list, split, in order, without repeats; mod_jk's default "ajp13".
-std::vector<std::string> ReadWorkerList(const Properties& properties,
+std::vector<std::string> ReadWorkerList(const Properties& properties, const std::string& file,
                                         std::vector<Diagnostic>* diagnostics) {
   const Property* p = properties.Find("worker.list");
   if (p == nullptr) return {"ajp13"};
@@ -34,24 +35,27 @@ std::vector<std::string> ReadWorkerList(const Properties& properties,
   for (std::string& name : SplitList(p->value)) {
     if (seen.insert(name).second) list.push_back(std::move(name));
     else
-      diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
-                                        "worker " + Quote(name) +
-                                            " is listed more than once in \"worker.list\""});
+      diagnostics->push_back(Diagnostic{Severity::kWarning, SourceLocation{file, p->line},
+                                        std::string(p->key),
+                                        Message({"worker ", Quote(name),
+                                                 " is listed more than once in \"worker.list\""})});
   }
   return list;
 }
 
-int ReadMaintain(const Properties& properties, std::vector<Diagnostic>* diagnostics) {
+int ReadMaintain(const Properties& properties, const std::string& file,
+                 std::vector<Diagnostic>* diagnostics) {
   const Property* p = properties.Find("worker.maintain");
   if (p == nullptr) return 60;
+  const SourceLocation where{file, p->line};
   std::string problem;
   int seconds = ParseInt(p->value, &problem);
   if (!problem.empty())
-    diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
-                                      "invalid value " + Quote(p->value) +
-                                          " in \"worker.maintain\": " + problem});
+    diagnostics->push_back(Diagnostic{Severity::kWarning, where, std::string(p->key),
+                                      Message({"invalid value ", Quote(p->value),
+                                               " in \"worker.maintain\": ", problem})});
   if (seconds >= 0) return seconds;
-  diagnostics->push_back(Diagnostic{Severity::kWarning, p->where, p->key,
+  diagnostics->push_back(Diagnostic{Severity::kWarning, where, std::string(p->key),
                                     "\"worker.maintain\" is negative, mod_jk uses 0 (off)"});
   return 0;
 }
@@ -59,45 +63,107 @@ int ReadMaintain(const Properties& properties, std::vector<Diagnostic>* diagnost
 // An lb worker outside worker.list is never built by mod_jk, so its errors
 // do not stop Apache. They do not stop nginx either, but such an lb cannot
 // be used: its errors become warnings and it is left out of the model.
-void DowngradeUnlistedErrors(const std::string& name, std::vector<Diagnostic>* diagnostics) {
+void DowngradeUnlistedErrors(std::string_view name, std::vector<Diagnostic>* diagnostics) {
   std::vector<Diagnostic> kept;
   for (Diagnostic& d : *diagnostics) {
     if (d.severity == Severity::kNotice) continue;
     if (d.severity == Severity::kError) {
       d.severity = Severity::kWarning;
-      d.message += " (lb worker " + Quote(name) +
-                   " is not in \"worker.list\", so mod_jk ignores this; nginx cannot use it)";
+      d.message = Message({d.message, " (lb worker ", Quote(name),
+                           " is not in \"worker.list\", so mod_jk ignores this; nginx cannot "
+                           "use it)"});
     }
     kept.push_back(std::move(d));
   }
   *diagnostics = std::move(kept);
 }
 
-// File order (messages about no line last).
-void SortByLine(std::vector<Diagnostic>* diagnostics) {
+// A set of names (views): sorted once, then looked up. One allocation, where
+// a std::set makes one per name.
+class Names {
+ public:
+  Names() = default;
+  template <typename Iterator>
+  Names(Iterator first, Iterator last) : names_(first, last) {
+    Sort();
+  }
+  void Add(std::string_view name) { names_.push_back(name); }
+  // After Add(), before Contains().
+  void Sort() { std::sort(names_.begin(), names_.end()); }
+  bool Contains(std::string_view name) const {
+    return std::binary_search(names_.begin(), names_.end(), name);
+  }
+
+ private:
+  std::vector<std::string_view> names_;
+};
+
+// File order: by line, messages about no line last.
+bool BeforeInFile(const Diagnostic& a, const Diagnostic& b) {
   auto line = [](const Diagnostic& d) { return d.where.line == 0 ? ~0u : d.where.line; };
-  std::stable_sort(diagnostics->begin(), diagnostics->end(),
-                   [&](const Diagnostic& a, const Diagnostic& b) { return line(a) < line(b); });
+  return line(a) < line(b);
 }
+
+// Stable: messages of one line keep the order they were made in. Most lists
+// are in order already.
+void SortByLine(std::vector<Diagnostic>* diagnostics) {
+  if (!std::is_sorted(diagnostics->begin(), diagnostics->end(), BeforeInFile))
+    std::stable_sort(diagnostics->begin(), diagnostics->end(), BeforeInFile);
+}
+
+// Indexes found by a 64-bit hash: open addressing, at most half full, in one
+// allocation (std::unordered_map makes one per element).
+class IndexByHash {
+ public:
+  explicit IndexByHash(size_t most) {
+    size_t size = 16;
+    while (size < 2 * most) size *= 2;
+    slots_.resize(size);
+  }
+
+  // The first index added with `hash` for which same(index) is true, or -1.
+  template <typename Same>
+  std::ptrdiff_t Find(std::uint64_t hash, Same same) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask; slots_[i].index_plus_one != 0; i = (i + 1) & mask)
+      if (slots_[i].hash == hash && same(slots_[i].index_plus_one - 1))
+        return static_cast<std::ptrdiff_t>(slots_[i].index_plus_one - 1);
+    return -1;
+  }
+
+  // REQUIRES: fewer indexes added than `most`.
+  void Add(std::uint64_t hash, size_t index) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].index_plus_one != 0) i = (i + 1) & mask;
+    slots_[i] = Slot{hash, index + 1};
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    size_t index_plus_one = 0;  // 0: empty
+  };
+  std::vector<Slot> slots_;
+};
 
 // File order, each message once: a member of two lb workers is read twice.
 void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
   SortByLine(diagnostics);
-  // hash of (line, severity, key, message) -> index in `unique`
-  std::unordered_multimap<size_t, size_t> seen;
   std::vector<Diagnostic> unique;
+  unique.reserve(diagnostics->size());
+  IndexByHash seen(diagnostics->size());  // hash of (line, severity, key, message)
   for (Diagnostic& d : *diagnostics) {
     const size_t hash = std::hash<std::string>()(d.key) * 31 +
                         std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
                         static_cast<size_t>(d.severity);
-    bool repeated = false;
-    for (auto [it, end] = seen.equal_range(hash); it != end && !repeated; ++it) {
-      const Diagnostic& u = unique[it->second];
-      repeated = u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
-                 u.message == d.message;
-    }
-    if (repeated) continue;
-    seen.emplace(hash, unique.size());
+    auto same = [&](size_t i) {
+      const Diagnostic& u = unique[i];
+      return u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
+             u.message == d.message;
+    };
+    if (seen.Find(hash, same) >= 0) continue;
+    seen.Add(hash, unique.size());
     unique.push_back(std::move(d));
   }
   *diagnostics = std::move(unique);
@@ -121,18 +187,27 @@ std::uint64_t KindOf(const Diagnostic& d) {
 // At most kMaxDiagnosticsOfAKind of each kind, in order; then, per kind
 // that had more, one line counting the rest.
 void CapDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  // A list of fewer than the cap cannot have too many of a kind.
+  if (diagnostics->size() <= kMaxDiagnosticsOfAKind) return;
   struct Count {
     size_t first;  // index in `kept`
     size_t shown;
     size_t omitted;
   };
-  std::unordered_map<std::uint64_t, size_t> kinds;
+  std::vector<std::uint64_t> kinds;  // of `counts`
   std::vector<Count> counts;
+  IndexByHash index(diagnostics->size());  // kind -> index in `counts`
   std::vector<Diagnostic> kept;
+  kept.reserve(diagnostics->size());
   for (Diagnostic& d : *diagnostics) {
-    auto [it, added] = kinds.emplace(KindOf(d), counts.size());
-    if (added) counts.push_back(Count{kept.size(), 0, 0});
-    Count& c = counts[it->second];
+    const std::uint64_t kind = KindOf(d);
+    std::ptrdiff_t found = index.Find(kind, [](size_t) { return true; });
+    if (found < 0) {
+      found = static_cast<std::ptrdiff_t>(counts.size());
+      index.Add(kind, counts.size());
+      counts.push_back(Count{kept.size(), 0, 0});
+    }
+    Count& c = counts[static_cast<size_t>(found)];
     if (c.shown < kMaxDiagnosticsOfAKind) {
       ++c.shown;
       kept.push_back(std::move(d));
@@ -143,6 +218,19 @@ void CapDiagnostics(std::vector<Diagnostic>* diagnostics) {
   for (const Count& c : counts)
     if (c.omitted > 0) kept.push_back(OmittedDiagnostic(kept[c.first], c.omitted));
   *diagnostics = std::move(kept);
+}
+
+// `first` and `second` in file order (each is already): what a stable sort
+// of the two one after the other gives.
+std::vector<Diagnostic> Merge(std::vector<Diagnostic> first, std::vector<Diagnostic> second) {
+  if (second.empty()) return first;
+  if (first.empty()) return second;
+  std::vector<Diagnostic> merged;
+  merged.reserve(first.size() + second.size());
+  std::merge(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()),
+             std::make_move_iterator(second.begin()), std::make_move_iterator(second.end()),
+             std::back_inserter(merged), BeforeInFile);
+  return merged;
 }
 
 }  // namespace
@@ -164,26 +252,17 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
   std::vector<Diagnostic> read;
   Properties properties = ReadProperties(text, file, env, &read);
 
-  std::set<std::pair<unsigned, std::string>> reported;
-  WorkerContext context{properties, file, {}, &config.diagnostics, &reported};
-  std::vector<std::string> definition_order;
-  for (size_t i = 0; i < properties.entries().size(); ++i) {
-    std::optional<WorkerKey> key = SplitWorkerKey(properties.entries()[i].key);
-    if (!key || key->worker.empty()) continue;
-    std::vector<size_t>& keys = context.keys[key->worker];
-    if (keys.empty()) definition_order.push_back(key->worker);
-    keys.push_back(i);
-  }
+  std::set<std::pair<unsigned, std::string_view>> reported;
+  WorkerContext context{properties, file, WorkerKeys(properties), &config.diagnostics, &reported};
+  const std::vector<std::string_view>& definition_order = context.keys.names();
 
-  config.worker_list = ReadWorkerList(properties, &config.diagnostics);
-  config.maintain = ReadMaintain(properties, &config.diagnostics);
-  const std::set<std::string, std::less<>> listed_names(config.worker_list.begin(),
-                                                        config.worker_list.end());
-  auto listed = [&](const std::string& name) { return listed_names.count(name) > 0; };
+  config.worker_list = ReadWorkerList(properties, file, &config.diagnostics);
+  config.maintain = ReadMaintain(properties, file, &config.diagnostics);
+  const Names listed_names(config.worker_list.begin(), config.worker_list.end());
+  auto listed = [&](std::string_view name) { return listed_names.Contains(name); };
 
   // Every lb worker, with its members.
-  std::set<std::string> members;
-  for (const std::string& name : definition_order) {
+  for (std::string_view name : definition_order) {
     if (WorkerTypeName(context, name) != "lb") continue;
     Balancer balancer;
     std::vector<Diagnostic> found;
@@ -195,11 +274,16 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
       DowngradeUnlistedErrors(name, &found);
       reported = std::move(reported_before);  // its notices were dropped
     } else {
-      for (const Member& m : balancer.members) members.insert(m.name);
       config.balancers.push_back(std::move(balancer));
     }
-    config.diagnostics.insert(config.diagnostics.end(), found.begin(), found.end());
+    config.diagnostics.insert(config.diagnostics.end(), std::make_move_iterator(found.begin()),
+                              std::make_move_iterator(found.end()));
   }
+
+  Names members;
+  for (const Balancer& b : config.balancers)
+    for (const Member& m : b.members) members.Add(m.name);
+  members.Sort();
 
   // What mod_jk builds besides: the other workers of worker.list. Each
   // defined ajp13/ajp14 one is also a one-member balancer (members of an lb
@@ -214,52 +298,57 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
       config.singles.push_back(std::move(single));
       continue;
     }
-    if (members.count(name)) continue;
+    if (members.Contains(name)) continue;
     if (list != nullptr && !IsDefined(context, name))
       config.diagnostics.push_back(Diagnostic{
-          Severity::kWarning, list->where, list->key,
-          "worker " + Quote(name) + " of \"worker.list\" is not defined: mod_jk makes it "
-          "an ajp13 worker for localhost:8009"});
+          Severity::kWarning, SourceLocation{file, list->line}, std::string(list->key),
+          Message({"worker ", Quote(name),
+                   " of \"worker.list\" is not defined: mod_jk makes it an ajp13 worker for "
+                   "localhost:8009"})});
     CheckListedWorker(context, name);
   }
 
   // Attributes that do nothing on the workers mod_jk builds.
-  std::set<std::string> built(members);
-  for (const std::string& name : config.worker_list) built.insert(name);
-  for (const Balancer& b : config.balancers) built.insert(b.name);
-  for (const std::string& name : definition_order)
-    if (built.count(name)) CheckAttributesApply(context, name);
+  Names built(members);
+  for (const std::string& name : config.worker_list) built.Add(name);
+  for (const Balancer& b : config.balancers) built.Add(b.name);
+  built.Sort();
+  for (std::string_view name : definition_order)
+    if (built.Contains(name)) CheckAttributesApply(context, name);
 
   // Everything else that is defined (templates, status workers, ...).
-  for (const std::string& name : definition_order) {
-    std::string type = WorkerTypeName(context, name);
-    if (type == "lb" || members.count(name)) continue;
-    config.others.push_back(OtherWorker{name, type, WorkerLocation(context, name)});
+  for (std::string_view name : definition_order) {
+    std::string_view type = WorkerTypeName(context, name);
+    if (type == "lb" || members.Contains(name)) continue;
+    config.others.push_back(
+        OtherWorker{std::string(name), std::string(type), WorkerLocation(context, name)});
   }
   for (const std::string& name : config.worker_list)
-    if (!IsDefined(context, name) && !members.count(name))
+    if (!IsDefined(context, name) && !members.Contains(name))
       config.others.push_back(OtherWorker{
-          name, "ajp13", list ? list->where : SourceLocation{file, 0}});
+          name, "ajp13", SourceLocation{file, list ? list->line : 0}});
 
   SortDiagnostics(&config.diagnostics);
   CapDiagnostics(&config.diagnostics);
-  read.insert(read.end(), std::make_move_iterator(config.diagnostics.begin()),
-              std::make_move_iterator(config.diagnostics.end()));
-  config.diagnostics = std::move(read);
-  SortByLine(&config.diagnostics);
+  SortByLine(&read);
+  config.diagnostics = Merge(std::move(read), std::move(config.diagnostics));
   return config;
 }
 
 const Balancer* SelectBalancer(const Config& config, std::string_view name, std::string* error) {
-  std::string in_file = " in " + config.file;
-  std::string known;
-  if (!config.balancers.empty()) known = "lb workers: " + JoinNames(config.balancers);
-  if (!config.singles.empty())
-    known += (known.empty() ? "" : "; ") +
-             std::string("ajp13/ajp14 workers of \"worker.list\": ") + JoinNames(config.singles);
-  if (known.empty())
-    known = config.file +
-            " has no usable lb worker and no ajp13 or ajp14 worker in \"worker.list\"";
+  // For the error messages only: not made when a balancer is found.
+  auto known = [&config] {
+    std::string known;
+    if (!config.balancers.empty()) known = "lb workers: " + JoinNames(config.balancers);
+    if (!config.singles.empty())
+      known += (known.empty() ? "" : "; ") +
+               std::string("ajp13/ajp14 workers of \"worker.list\": ") +
+               JoinNames(config.singles);
+    if (known.empty())
+      known = config.file +
+              " has no usable lb worker and no ajp13 or ajp14 worker in \"worker.list\"";
+    return known;
+  };
   auto listed = [&](std::string_view worker) {
     return std::find(config.worker_list.begin(), config.worker_list.end(), worker) !=
            config.worker_list.end();
@@ -280,17 +369,19 @@ const Balancer* SelectBalancer(const Config& config, std::string_view name, std:
       for (const Member& m : b.members)
         if (type.empty() && m.name == name) type = m.type;
     if (type.empty()) {
-      *error = "no lb, ajp13 or ajp14 worker " + Quote(name) + in_file + " (" + known + ")";
+      *error = Message({"no lb, ajp13 or ajp14 worker ", Quote(name), " in ", config.file, " (",
+                        known(), ")"});
     } else if (type != "ajp13" && type != "ajp14") {
-      *error = "worker " + Quote(name) + in_file + " is not an lb worker but " + type + " (" +
-               known + ")";
+      *error = Message({"worker ", Quote(name), " in ", config.file, " is not an lb worker but ",
+                        type, " (", known(), ")"});
     } else if (listed(name)) {
-      *error = "worker " + Quote(name) + " of \"worker.list\"" + in_file +
-               " is not defined: there is no \"worker." + std::string(name) + ".*\" key (" +
-               known + ")";
+      *error = Message({"worker ", Quote(name), " of \"worker.list\" in ", config.file,
+                        " is not defined: there is no \"worker.", name, ".*\" key (", known(),
+                        ")"});
     } else {
-      *error = type + " worker " + Quote(name) + in_file +
-               " is not in \"worker.list\": add it there to use it on its own (" + known + ")";
+      *error = Message({type, " worker ", Quote(name), " in ", config.file,
+                        " is not in \"worker.list\": add it there to use it on its own (",
+                        known(), ")"});
     }
     return nullptr;
   }
@@ -301,11 +392,12 @@ const Balancer* SelectBalancer(const Config& config, std::string_view name, std:
   if (config.balancers.size() == 1) return &config.balancers.front();
   if (!config.singles.empty()) return &config.singles.front();
   if (config.balancers.empty()) {
-    *error = "no lb worker" + in_file + ", and no ajp13 or ajp14 worker in its \"worker.list\"";
+    *error = Message({"no lb worker in ", config.file,
+                      ", and no ajp13 or ajp14 worker in its \"worker.list\""});
     return nullptr;
   }
-  *error = "several lb workers" + in_file + " (" + JoinNames(config.balancers) +
-           ") and none in \"worker.list\": use lb=NAME";
+  *error = Message({"several lb workers in ", config.file, " (", JoinNames(config.balancers),
+                    ") and none in \"worker.list\": use lb=NAME"});
   return nullptr;
 }
 

@@ -22,10 +22,11 @@
 #ifndef STICKY_PROPERTIES_H
 #define STICKY_PROPERTIES_H
 
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <functional>
-#include <map>
 #include <vector>
 
 #include "config.h"
@@ -33,30 +34,56 @@
 
 namespace sticky {
 
-// One key with its final value.
+// One key with its final value. The views point into the Properties that
+// holds the key (its copy of the text, or what references, substitutions
+// and repeated keys built) and live as long as it does.
 struct Property {
-  std::string key;
-  std::string value;
-  SourceLocation where;        // the line that set or last extended the value
-  std::string inherited_from;  // set for keys copied by `reference`: the key copied
+  std::string_view key;
+  std::string_view value;
+  unsigned line = 0;                // the line that set or last extended the value
+  std::string_view inherited_from;  // set for keys copied by `reference`: the key copied
 };
 
-// The map, in order of first definition (as mod_jk keeps it).
+// The map, in order of first definition (as mod_jk keeps it). A Properties
+// is read once, by one thread; moving it keeps the views of its entries.
 class Properties {
  public:
+  Properties();
+  ~Properties();
+  Properties(Properties&& other) noexcept;
+  Properties& operator=(Properties&& other) noexcept;
+
   const Property* Find(std::string_view key) const;
+  // The key that is `pieces` one after the other ({"worker.", name, ".port"}),
+  // found without making it.
+  const Property* Find(std::initializer_list<std::string_view> pieces) const;
   const std::vector<Property>& entries() const { return entries_; }
 
+  // For the reader.
   Property* FindMutable(std::string_view key);
-  void Add(Property property);
-  // Indexes into entries() of the keys starting with `prefix`, in order.
-  std::vector<size_t> WithPrefix(std::string_view prefix) const;
+  // REQUIRES: no entry has `property.key`; its views point into this
+  // Properties (Keep, Allocate) or into something that outlives it.
+  void Add(const Property& property);
+  // A copy of `text` that lives as long as this Properties.
+  std::string_view Keep(std::string_view text);
+  // `size` bytes that live as long as this Properties.
+  char* Allocate(size_t size);
 
  private:
+  struct Storage;
+  struct Slot {
+    std::uint32_t entry_plus_one = 0;  // 0: empty
+    std::uint32_t hash = 0;
+  };
+
+  void Grow();
+
   std::vector<Property> entries_;
-  // Ordered (WithPrefix is a range); std::less<> finds a string_view
-  // without making a std::string of it.
-  std::map<std::string, size_t, std::less<>> index_;
+  // Open addressing over entries_ (linear probing, at most half full): a
+  // lookup hashes the key once and compares one key, and adding a key
+  // allocates nothing but the table's growth.
+  std::vector<Slot> slots_;
+  std::unique_ptr<Storage> storage_;  // on the heap: the views survive moves
 };
 
 // A workers file larger than this is refused (mod_jk reads any size; no
