@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <iterator>
 
 namespace sticky {
@@ -98,39 +100,112 @@ constexpr std::string_view kStatus[] = {
     "css", "prefix", "ns", "xmlns", "doctype", "mount",
 };
 
+// --- what is known of each supported attribute, found by its name ----------
+
+// Longer than every supported attribute.
+constexpr size_t kMaxAttributeSize = 32;
+
+constexpr bool In(const std::string_view* names, size_t n, std::string_view name) {
+  for (size_t i = 0; i < n; ++i)
+    if (names[i] == name) return true;
+  return false;
+}
 template <size_t N>
-bool Contains(const std::string_view (&names)[N], std::string_view name) {
-  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+constexpr bool In(const std::string_view (&names)[N], std::string_view name) {
+  return In(names, N, name);
 }
 
-// Shorter first, then in text order: most names differ in length, so a
-// binary search mostly compares sizes.
-constexpr bool ShorterOrBefore(std::string_view a, std::string_view b) {
-  return a.size() != b.size() ? a.size() < b.size() : a < b;
-}
-
-// `names` in ShorterOrBefore order, made at compile time (IsValidKey looks up
-// every key of a file).
+// Every name of `names` is supported (but `except`).
 template <size_t N>
-constexpr std::array<std::string_view, N> Sorted(const std::string_view (&names)[N]) {
-  std::array<std::string_view, N> sorted{};
-  for (size_t i = 0; i < N; ++i) {
-    size_t j = i;
-    for (; j > 0 && ShorterOrBefore(names[i], sorted[j - 1]); --j) sorted[j] = sorted[j - 1];
-    sorted[j] = names[i];
+constexpr bool AllSupported(const std::string_view (&names)[N], std::string_view except = "") {
+  for (std::string_view name : names)
+    if (name != except && !In(kSupported, name)) return false;
+  return true;
+}
+constexpr std::string_view kDottedUnique = "worker.maintain";
+static_assert(AllSupported(kUnique, kDottedUnique) && AllSupported(kList) &&
+              AllSupported(kLbUsed) && AllSupported(kLbUnused) && AllSupported(kAjpUsed) &&
+              AllSupported(kAjpUnused) && AllSupported(kStatus));
+
+// The tables an attribute is in.
+enum AttributeFlag : std::uint16_t {
+  kUniqueFlag = 1 << 0,
+  kListFlag = 1 << 1,
+  kLbUsedFlag = 1 << 2,
+  kLbUnusedFlag = 1 << 3,
+  kAjpUsedFlag = 1 << 4,
+  kAjpUnusedFlag = 1 << 5,
+  kStatusFlag = 1 << 6,
+};
+
+constexpr size_t kAttributes = std::size(kSupported);
+
+// The supported attributes by length, then text, with their number (place
+// in kSupported), what they are, and where each length starts: a name is
+// looked for among those of its length only (IsValidKey runs for every
+// key of a file, and the other questions for most).
+struct AttributeTable {
+  const char* text[kAttributes] = {};
+  std::uint8_t number[kAttributes] = {};
+  std::uint8_t first_of_size[kMaxAttributeSize + 2] = {};  // [size, size + 1): names that long
+  std::uint16_t flags[kAttributes] = {};                    // by number
+  std::int8_t deprecated[kAttributes] = {};                 // by number: index in kDeprecated, or -1
+};
+
+constexpr AttributeTable MakeAttributeTable() {
+  AttributeTable table;
+  size_t placed = 0;
+  for (size_t size = 0; size <= kMaxAttributeSize; ++size) {
+    table.first_of_size[size] = static_cast<std::uint8_t>(placed);
+    for (size_t i = 0; i < kAttributes; ++i) {
+      if (kSupported[i].size() != size) continue;
+      table.text[placed] = kSupported[i].data();
+      table.number[placed] = static_cast<std::uint8_t>(i);
+      ++placed;
+    }
   }
-  return sorted;
+  table.first_of_size[kMaxAttributeSize + 1] = static_cast<std::uint8_t>(placed);
+  for (size_t i = 0; i < kAttributes; ++i) {
+    const std::string_view name = kSupported[i];
+    std::uint16_t flags = 0;
+    if (In(kUnique, name)) flags |= kUniqueFlag;
+    if (In(kList, name)) flags |= kListFlag;
+    if (In(kLbUsed, name)) flags |= kLbUsedFlag;
+    if (In(kLbUnused, name)) flags |= kLbUnusedFlag;
+    if (In(kAjpUsed, name)) flags |= kAjpUsedFlag;
+    if (In(kAjpUnused, name)) flags |= kAjpUnusedFlag;
+    if (In(kStatus, name)) flags |= kStatusFlag;
+    table.flags[i] = flags;
+    table.deprecated[i] = -1;
+    for (size_t d = 0; d < std::size(kDeprecated); ++d)
+      if (kDeprecated[d].name == name) table.deprecated[i] = static_cast<std::int8_t>(d);
+  }
+  return table;
 }
 
-template <size_t N>
-bool InSorted(const std::array<std::string_view, N>& sorted, std::string_view name) {
-  auto it = std::lower_bound(sorted.begin(), sorted.end(), name, ShorterOrBefore);
-  return it != sorted.end() && *it == name;
+constexpr AttributeTable kAttributeTable = MakeAttributeTable();
+
+constexpr bool AllDeprecatedSupported() {
+  for (const Deprecated& d : kDeprecated)
+    if (!In(kSupported, d.name)) return false;
+  return true;
+}
+static_assert(AllDeprecatedSupported());
+
+// kSupported's number for `name`, or -1.
+int AttributeNumber(std::string_view name) {
+  const size_t size = name.size();
+  if (size > kMaxAttributeSize) return -1;
+  const AttributeTable& t = kAttributeTable;
+  for (size_t i = t.first_of_size[size]; i < t.first_of_size[size + 1]; ++i)
+    if (std::memcmp(t.text[i], name.data(), size) == 0) return t.number[i];
+  return -1;
 }
 
-constexpr auto kSupportedSorted = Sorted(kSupported);
-constexpr auto kUniqueSorted = Sorted(kUnique);
-constexpr auto kListSorted = Sorted(kList);
+std::uint16_t FlagsOf(std::string_view attribute) {
+  const int number = AttributeNumber(attribute);
+  return number < 0 ? 0 : kAttributeTable.flags[number];
+}
 
 // jk_is_some_property: `key` ends with `sep` followed by `suffix`.
 bool EndsWith(std::string_view key, std::string_view sep, std::string_view suffix) {
@@ -139,9 +214,14 @@ bool EndsWith(std::string_view key, std::string_view sep, std::string_view suffi
          key.substr(key.size() - suffix.size() - sep.size(), sep.size()) == sep;
 }
 
-
-// Longer than every supported attribute.
-constexpr size_t kMaxAttributeSize = 32;
+// The text after the last '.' of `key` (all of it when it has none).
+std::string_view LastSegment(std::string_view key) {
+  const char* begin = key.data();
+  const char* end = begin + key.size();
+  const char* p = end;
+  while (p != begin && p[-1] != '.') --p;
+  return std::string_view(p, static_cast<size_t>(end - p));
+}
 
 constexpr bool ShorterThan(const std::string_view* names, size_t n, size_t size) {
   for (size_t i = 0; i < n; ++i)
@@ -164,6 +244,16 @@ constexpr bool OnlyLetters(const std::string_view* names, size_t n) {
 }
 static_assert(OnlyLetters(kSupported, std::size(kSupported)));
 
+struct LetterTable {
+  std::int8_t of[256] = {};  // Letter() of each byte
+};
+constexpr LetterTable MakeLetterTable() {
+  LetterTable table;
+  for (int c = 0; c < 256; ++c) table.of[c] = static_cast<std::int8_t>(Letter(static_cast<char>(c)));
+  return table;
+}
+constexpr LetterTable kLetterTable = MakeLetterTable();
+
 // The edit distance of a pattern of at most 64 bytes to supported
 // attributes, with Myers' bit-parallel algorithm (in Hyyrö's form for whole
 // strings): a column of the edit table is a few operations on 64-bit words,
@@ -173,8 +263,9 @@ class BitParallelDistance {
  public:
   // REQUIRES: 0 < pattern.size() <= 64.
   explicit BitParallelDistance(std::string_view pattern) : size_(pattern.size()) {
-    for (size_t i = 0; i < pattern.size(); ++i) {
-      const int letter = Letter(pattern[i]);
+    const char* text = pattern.data();
+    for (size_t i = 0; i < size_; ++i) {
+      const int letter = kLetterTable.of[static_cast<unsigned char>(text[i])];
       if (letter >= 0) matches_[letter] |= std::uint64_t{1} << i;
     }
   }
@@ -185,8 +276,9 @@ class BitParallelDistance {
     const unsigned last = static_cast<unsigned>(size_ - 1);
     std::uint64_t plus = all, minus = 0;  // vertical deltas of the column
     size_t distance = size_;
-    for (char c : name) {
-      const std::uint64_t equal = matches_[Letter(c)];
+    const char* text = name.data();
+    for (size_t i = 0, n = name.size(); i < n; ++i) {
+      const std::uint64_t equal = matches_[kLetterTable.of[static_cast<unsigned char>(text[i])]];
       const std::uint64_t xv = equal | minus;
       const std::uint64_t xh = (((equal & plus) + plus) ^ plus) | equal;
       std::uint64_t horizontal_plus = minus | ~(xh | plus);
@@ -208,64 +300,51 @@ class BitParallelDistance {
 }  // namespace
 
 std::optional<WorkerKey> SplitWorkerKey(std::string_view key) {
-  constexpr std::string_view kPrefix = "worker.";
-  if (key.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  std::string_view rest = key.substr(kPrefix.size());
-  size_t dot = rest.rfind('.');
-  if (dot == std::string_view::npos) return WorkerKey{{}, rest};
-  return WorkerKey{rest.substr(0, dot), rest.substr(dot + 1)};
+  constexpr size_t kPrefix = 7;  // "worker."
+  if (key.size() < kPrefix || std::memcmp(key.data(), "worker.", kPrefix) != 0) return std::nullopt;
+  const std::string_view rest(key.data() + kPrefix, key.size() - kPrefix);
+  const std::string_view attribute = LastSegment(rest);
+  if (attribute.size() == rest.size()) return WorkerKey{{}, rest};
+  return WorkerKey{std::string_view(rest.data(), rest.size() - attribute.size() - 1), attribute};
 }
-
-// No attribute name holds a '.', so "ends with '.' + name" is "the text
-// after the last '.' is name" (IsValidKey runs for every key of the file).
-constexpr bool NoDots(const std::string_view* names, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (names[i].find('.') != std::string_view::npos) return false;
-  return true;
-}
-static_assert(NoDots(kSupported, std::size(kSupported)));
 
 bool IsValidKey(std::string_view key) {
-  if (key.substr(0, 7) != "worker.") return true;  // a variable
-  return InSorted(kSupportedSorted, key.substr(key.rfind('.') + 1));
+  if (key.size() < 7 || std::memcmp(key.data(), "worker.", 7) != 0) return true;  // a variable
+  return AttributeNumber(LastSegment(key)) >= 0;
 }
 
-bool IsSupportedAttribute(std::string_view attribute) {
-  return InSorted(kSupportedSorted, attribute);
-}
+bool IsSupportedAttribute(std::string_view attribute) { return AttributeNumber(attribute) >= 0; }
 
 bool IsDeprecatedAttribute(std::string_view attribute) {
-  for (const Deprecated& d : kDeprecated)
-    if (d.name == attribute) return true;
-  return false;
+  const int number = AttributeNumber(attribute);
+  return number >= 0 && kAttributeTable.deprecated[number] >= 0;
 }
 
 std::string_view DeprecatedReplacement(std::string_view attribute) {
-  for (const Deprecated& d : kDeprecated)
-    if (d.name == attribute) return d.replacement;
-  return "";
+  const int number = AttributeNumber(attribute);
+  if (number < 0 || kAttributeTable.deprecated[number] < 0) return "";
+  return kDeprecated[kAttributeTable.deprecated[number]].replacement;
 }
 
-// Every name of kUnique but "worker.maintain", and of kList, is one segment:
-// a key ends with '.' + name when the text after its last '.' is name.
-constexpr std::string_view kDottedUnique = "worker.maintain";
+// Every name of kUnique but "worker.maintain", and of kList, is one segment
+// (as every supported attribute): a key ends with '.' + name when the text
+// after its last '.' is name.
 constexpr bool NoDotsBut(const std::string_view* names, size_t n, std::string_view but) {
   for (size_t i = 0; i < n; ++i)
     if (names[i] != but && names[i].find('.') != std::string_view::npos) return false;
   return true;
 }
+static_assert(NoDotsBut(kSupported, std::size(kSupported), ""));
 static_assert(NoDotsBut(kUnique, std::size(kUnique), kDottedUnique));
-static_assert(NoDotsBut(kList, std::size(kList), ""));
 
 DuplicateRule DuplicateRuleFor(std::string_view key) {
-  const size_t dot = key.rfind('.');
-  const std::string_view last =
-      dot == std::string_view::npos ? std::string_view() : key.substr(dot + 1);
-  if (InSorted(kUniqueSorted, last) || EndsWith(key, ".", kDottedUnique))
-    return DuplicateRule::kReplace;
+  const std::string_view last = LastSegment(key);
+  // A key without a '.' ends with no '.' + name.
+  const std::uint16_t flags = last.size() == key.size() ? 0 : FlagsOf(last);
+  if ((flags & kUniqueFlag) || EndsWith(key, ".", kDottedUnique)) return DuplicateRule::kReplace;
   if (EndsWith(key, "_", "path")) return DuplicateRule::kJoinPath;
-  if (last == "cmd_line") return DuplicateRule::kJoinSpace;
-  if (InSorted(kListSorted, last)) return DuplicateRule::kJoinList;
+  if (last.size() != key.size() && last == "cmd_line") return DuplicateRule::kJoinSpace;
+  if (flags & kListFlag) return DuplicateRule::kJoinList;
   return DuplicateRule::kJoinStar;
 }
 
@@ -290,15 +369,16 @@ WorkerType ParseWorkerType(std::string_view type) {
 }
 
 bool AppliesTo(std::string_view attribute, WorkerType type) {
+  const std::uint16_t flags = FlagsOf(attribute);
   switch (type) {
     case WorkerType::kLb:
-      return Contains(kLbUsed, attribute) || Contains(kLbUnused, attribute);
+      return (flags & (kLbUsedFlag | kLbUnusedFlag)) != 0;
     case WorkerType::kAjp12:
     case WorkerType::kAjp13:
     case WorkerType::kAjp14:
-      return Contains(kAjpUsed, attribute) || Contains(kAjpUnused, attribute);
+      return (flags & (kAjpUsedFlag | kAjpUnusedFlag)) != 0;
     case WorkerType::kStatus:
-      return Contains(kStatus, attribute);
+      return (flags & kStatusFlag) != 0;
     case WorkerType::kUnknown:
       break;
   }
@@ -306,8 +386,7 @@ bool AppliesTo(std::string_view attribute, WorkerType type) {
 }
 
 bool IsUnusedByNginx(std::string_view attribute, WorkerType type) {
-  if (type == WorkerType::kLb) return Contains(kLbUnused, attribute);
-  return Contains(kAjpUnused, attribute);
+  return (FlagsOf(attribute) & (type == WorkerType::kLb ? kLbUnusedFlag : kAjpUnusedFlag)) != 0;
 }
 
 std::string_view ClosestAttribute(std::string_view attribute) {

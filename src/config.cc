@@ -8,6 +8,7 @@
 #include <set>
 
 #include "attributes.h"
+#include "hash_index.h"
 #include "message.h"
 #include "properties.h"
 #include "values.h"
@@ -104,69 +105,40 @@ bool BeforeInFile(const Diagnostic& a, const Diagnostic& b) {
   return line(a) < line(b);
 }
 
-// Stable: messages of one line keep the order they were made in. Most lists
-// are in order already.
+// Stable: messages of one line keep the order they were made in. Lists come
+// mostly in order (the reader's: its lines, then its references): only what
+// follows the sorted start is sorted, then merged with it.
 void SortByLine(std::vector<Diagnostic>* diagnostics) {
-  if (!std::is_sorted(diagnostics->begin(), diagnostics->end(), BeforeInFile))
-    std::stable_sort(diagnostics->begin(), diagnostics->end(), BeforeInFile);
+  const auto begin = diagnostics->begin(), end = diagnostics->end();
+  const auto rest = std::is_sorted_until(begin, end, BeforeInFile);
+  if (rest == end) return;
+  std::stable_sort(rest, end, BeforeInFile);
+  std::inplace_merge(begin, rest, end, BeforeInFile);
 }
 
-// Indexes found by a 64-bit hash: open addressing, at most half full, in one
-// allocation (std::unordered_map makes one per element).
-class IndexByHash {
- public:
-  explicit IndexByHash(size_t most) {
-    size_t size = 16;
-    while (size < 2 * most) size *= 2;
-    slots_.resize(size);
-  }
-
-  // The first index added with `hash` for which same(index) is true, or -1.
-  template <typename Same>
-  std::ptrdiff_t Find(std::uint64_t hash, Same same) const {
-    const size_t mask = slots_.size() - 1;
-    for (size_t i = hash & mask; slots_[i].index_plus_one != 0; i = (i + 1) & mask)
-      if (slots_[i].hash == hash && same(slots_[i].index_plus_one - 1))
-        return static_cast<std::ptrdiff_t>(slots_[i].index_plus_one - 1);
-    return -1;
-  }
-
-  // REQUIRES: fewer indexes added than `most`.
-  void Add(std::uint64_t hash, size_t index) {
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i].index_plus_one != 0) i = (i + 1) & mask;
-    slots_[i] = Slot{hash, index + 1};
-  }
-
- private:
-  struct Slot {
-    std::uint64_t hash = 0;
-    size_t index_plus_one = 0;  // 0: empty
-  };
-  std::vector<Slot> slots_;
-};
-
 // File order, each message once: a member of two lb workers is read twice.
+// In place: the ones kept are moved to the front.
 void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
   SortByLine(diagnostics);
-  std::vector<Diagnostic> unique;
-  unique.reserve(diagnostics->size());
-  IndexByHash seen(diagnostics->size());  // hash of (line, severity, key, message)
-  for (Diagnostic& d : *diagnostics) {
+  std::vector<Diagnostic>& all = *diagnostics;
+  IndexByHash seen(all.size());  // hash of (line, severity, key, message) -> index kept
+  size_t kept = 0;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Diagnostic& d = all[i];
     const size_t hash = std::hash<std::string>()(d.key) * 31 +
                         std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
                         static_cast<size_t>(d.severity);
-    auto same = [&](size_t i) {
-      const Diagnostic& u = unique[i];
+    auto same = [&](size_t k) {
+      const Diagnostic& u = all[k];
       return u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
              u.message == d.message;
     };
     if (seen.Find(hash, same) >= 0) continue;
-    seen.Add(hash, unique.size());
-    unique.push_back(std::move(d));
+    seen.Add(hash, kept);
+    if (kept != i) all[kept] = std::move(all[i]);
+    ++kept;
   }
-  *diagnostics = std::move(unique);
+  all.resize(kept);
 }
 
 // The kind of a diagnostic: its severity and its message without what is
@@ -221,16 +193,16 @@ void CapDiagnostics(std::vector<Diagnostic>* diagnostics) {
 }
 
 // `first` and `second` in file order (each is already): what a stable sort
-// of the two one after the other gives.
+// of the two one after the other gives. Merged from the back into `first`.
 std::vector<Diagnostic> Merge(std::vector<Diagnostic> first, std::vector<Diagnostic> second) {
-  if (second.empty()) return first;
-  if (first.empty()) return second;
-  std::vector<Diagnostic> merged;
-  merged.reserve(first.size() + second.size());
-  std::merge(std::make_move_iterator(first.begin()), std::make_move_iterator(first.end()),
-             std::make_move_iterator(second.begin()), std::make_move_iterator(second.end()),
-             std::back_inserter(merged), BeforeInFile);
-  return merged;
+  size_t i = first.size(), j = second.size(), k = i + j;
+  first.resize(k);
+  while (j > 0) {
+    // On the same line, those of `first` stay first.
+    if (i > 0 && BeforeInFile(second[j - 1], first[i - 1])) first[--k] = std::move(first[--i]);
+    else first[--k] = std::move(second[--j]);
+  }
+  return first;
 }
 
 }  // namespace

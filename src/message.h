@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -49,11 +50,13 @@ class MessagePiece {
 
   size_t size() const { return text_.size() + (quoted_ ? 2 : 0) + (cut_ ? 3 : 0); }
 
-  void AppendTo(std::string* out) const {
-    if (quoted_) out->push_back('"');
-    out->append(text_);
-    if (cut_) out->append("...");
-    if (quoted_) out->push_back('"');
+  // Writes size() bytes at `out`; returns where they end.
+  char* CopyTo(char* out) const {
+    if (quoted_) *out++ = '"';
+    if (!text_.empty()) out = static_cast<char*>(std::memcpy(out, text_.data(), text_.size())) + text_.size();
+    if (cut_) out = static_cast<char*>(std::memcpy(out, "...", 3)) + 3;
+    if (quoted_) *out++ = '"';
+    return out;
   }
 
  private:
@@ -66,9 +69,9 @@ class MessagePiece {
 inline std::string Message(std::initializer_list<MessagePiece> pieces) {
   size_t size = 0;
   for (const MessagePiece& piece : pieces) size += piece.size();
-  std::string message;
-  message.reserve(size);
-  for (const MessagePiece& piece : pieces) piece.AppendTo(&message);
+  std::string message(size, '\0');
+  char* out = &message[0];
+  for (const MessagePiece& piece : pieces) out = piece.CopyTo(out);
   return message;
 }
 

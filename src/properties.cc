@@ -5,11 +5,10 @@
 #include <cctype>
 #include <cstdint>
 #include <cstring>
-#include <map>
-#include <memory_resource>
 #include <optional>
 
 #include "attributes.h"
+#include "hash_index.h"
 #include "message.h"
 
 namespace sticky {
@@ -47,6 +46,13 @@ std::uint32_t Hash(std::string_view key) {
 char* CopyBytes(char* to, std::string_view from) {
   if (!from.empty()) std::memcpy(to, from.data(), from.size());
   return to + from.size();
+}
+
+size_t CountLines(std::string_view text) {
+  size_t lines = 1;
+  for (size_t pos = text.find('\n'); pos != std::string_view::npos; pos = text.find('\n', pos + 1))
+    ++lines;
+  return lines;
 }
 
 }  // namespace
@@ -97,6 +103,11 @@ const Property* Properties::Find(std::initializer_list<std::string_view> pieces)
 
 Property* Properties::FindMutable(std::string_view key) {
   return const_cast<Property*>(Find(key));
+}
+
+void Properties::Reserve(size_t entries) {
+  entries_.reserve(entries);
+  while (2 * entries > slots_.size()) Grow();
 }
 
 void Properties::Grow() {
@@ -173,9 +184,11 @@ bool IsSpace(char c) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
+  const char* begin = s.data();
+  const char* end = begin + s.size();
+  while (begin != end && IsSpace(*begin)) ++begin;
+  while (end != begin && IsSpace(end[-1])) --end;
+  return std::string_view(begin, static_cast<size_t>(end - begin));
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -211,6 +224,98 @@ enum class Kind : std::uint8_t {
   kInheritedUnsupported,
   kTooMuchBuilt,
   kCount
+};
+
+// The keys under each prefix a reference can name: jk_map_inherit_
+// properties copies every key starting with "<value of the reference>.".
+// The values of the keys ending in ".reference" are known once the file is
+// read, and copies of such keys keep them, so the prefixes are fixed before
+// the first copy: each added key is listed under the prefixes it starts
+// with, found by hashing its text up to each '.' of the lengths that occur.
+// No ordered index (a tree of keys compared byte by byte) is needed.
+class PrefixIndex {
+ public:
+  // `prefix` (without its '.') may be asked for. REQUIRES: before AddKey;
+  // `prefix` outlives this.
+  void AddPrefix(std::string_view prefix) {
+    if (FindPrefix(prefix) >= 0) return;
+    if (2 * (prefixes_.size() + 1) > slots_.size()) Grow();
+    Insert(prefixes_.size(), Hash(prefix));
+    prefixes_.push_back(Prefix{prefix, Hash(prefix)});
+    if (lengths_.size() <= prefix.size()) lengths_.resize(prefix.size() + 1);
+    lengths_[prefix.size()] = true;
+  }
+
+  // Lists `key` (entry `index`) under every prefix it starts with.
+  void AddKey(std::string_view key, std::uint32_t index) {
+    const size_t end = std::min(key.size(), lengths_.size());
+    for (size_t dot = key.find('.'); dot < end; dot = key.find('.', dot + 1)) {
+      if (!lengths_[dot]) continue;
+      const std::ptrdiff_t found = FindPrefix(key.substr(0, dot));
+      if (found < 0) continue;
+      Prefix& prefix = prefixes_[static_cast<size_t>(found)];
+      const auto posting = static_cast<std::uint32_t>(postings_.size());
+      postings_.push_back(Posting{index, kNone});
+      if (prefix.last == kNone) prefix.first = posting;
+      else postings_[prefix.last].next = posting;
+      prefix.last = posting;
+    }
+  }
+
+  // The keys listed under `prefix`, in the order added; false when `prefix`
+  // was not added.
+  bool KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* keys) const {
+    const std::ptrdiff_t found = FindPrefix(prefix);
+    if (found < 0) return false;
+    keys->clear();
+    for (std::uint32_t p = prefixes_[static_cast<size_t>(found)].first; p != kNone;
+         p = postings_[p].next)
+      keys->push_back(postings_[p].index);
+    return true;
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  struct Prefix {
+    std::string_view text;
+    size_t hash;
+    std::uint32_t first = kNone;  // postings_, a list in the order added
+    std::uint32_t last = kNone;
+  };
+  struct Posting {
+    std::uint32_t index;  // of the entry
+    std::uint32_t next;
+  };
+
+  static size_t Hash(std::string_view text) { return std::hash<std::string_view>()(text); }
+
+  std::ptrdiff_t FindPrefix(std::string_view text) const {
+    if (slots_.empty()) return -1;
+    const size_t hash = Hash(text);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask; slots_[i] != 0; i = (i + 1) & mask) {
+      const Prefix& prefix = prefixes_[slots_[i] - 1];
+      if (prefix.hash == hash && prefix.text == text) return static_cast<std::ptrdiff_t>(slots_[i] - 1);
+    }
+    return -1;
+  }
+
+  void Insert(size_t prefix, size_t hash) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(prefix + 1);
+  }
+
+  void Grow() {
+    slots_.assign(std::max<size_t>(16, 2 * slots_.size()), 0);
+    for (size_t i = 0; i < prefixes_.size(); ++i) Insert(i, prefixes_[i].hash);
+  }
+
+  std::vector<Prefix> prefixes_;
+  std::vector<std::uint32_t> slots_;  // open addressing over prefixes_: index + 1, 0 empty
+  std::vector<bool> lengths_;         // lengths_[n]: a prefix is n bytes long
+  std::vector<Posting> postings_;
 };
 
 class Reader {
@@ -251,10 +356,10 @@ class Reader {
   }
   bool ResolveChain(std::string_view prefix, int depth, const Property& start);
   bool Inherit(const Property& reference, std::string_view to);
-  // The keys starting with `prefix`, in order of definition, into *found.
-  void WithPrefix(std::string_view prefix, std::vector<std::uint32_t>* found);
-  bool HasPrefix(std::string_view prefix);
-  void IndexInOrder();
+  // The keys starting with `prefix` + ".", in order of definition, into
+  // *found.
+  void KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* found);
+  void IndexPrefixes();
   // True, counting one more left out, when `kind` has been shown as often as
   // it may: the caller then skips making the message.
   bool Full(Kind kind);
@@ -282,21 +387,16 @@ class Reader {
   bool over_budget_ = false;
   bool too_many_keys_ = false;
 
-  // What this reader reported, as (hash of line, key and message, index in
-  // *diagnostics_): a template that fails fails once. At most
-  // kMaxDiagnosticsOfAKind per kind, so a plain list.
-  std::vector<std::pair<size_t, size_t>> reported_;
+  // What this reader reported, by hash of line, key and message (indexes
+  // in *diagnostics_): a template that fails fails once.
+  IndexByHash reported_;
 
-  // The keys in order, for the prefixes references copy (jk_map_inherit_
-  // properties looks at every key): made when the first reference is
-  // resolved, then kept up to date. Its nodes come from one growing buffer.
-  std::pmr::monotonic_buffer_resource in_order_memory_;
-  std::pmr::map<std::string_view, std::uint32_t> in_order_{&in_order_memory_};
-  bool in_order_made_ = false;
+  // Made when the first reference is resolved, then kept up to date.
+  PrefixIndex prefixes_;
+  bool prefixes_made_ = false;
 
-  // Reused buffers: a line of the file, a prefix, the keys a reference copies.
+  // Reused buffers: a value being substituted, the keys a reference copies.
   std::string scratch_;
-  std::string prefix_;
   std::vector<std::uint32_t> sources_;
 };
 
@@ -311,11 +411,12 @@ void Reader::Report(Kind kind, Severity severity, unsigned line, std::string_vie
                     std::string message) {
   const size_t hash = std::hash<std::string_view>()(key) * 31 +
                       std::hash<std::string_view>()(message) * 7 + line;
-  for (const auto& [h, index] : reported_) {
+  auto same = [&](size_t index) {
     const Diagnostic& d = (*diagnostics_)[index];
-    if (h == hash && d.where.line == line && d.key == key && d.message == message) return;
-  }
-  reported_.emplace_back(hash, diagnostics_->size());
+    return d.where.line == line && d.key == key && d.message == message;
+  };
+  if (reported_.Find(hash, same) >= 0) return;
+  reported_.Add(hash, diagnostics_->size());
   KindCount& k = kinds_[static_cast<size_t>(kind)];
   if (k.shown++ == 0) k.first = diagnostics_->size();
   diagnostics_->push_back(
@@ -348,6 +449,10 @@ void Reader::ReadText(std::string_view text) {
   file_bytes_ = text.size();
   budget_ = budget_total_ = BuiltBytesBudget(text.size());
   text = properties_.Keep(text);  // keys and values are views of it
+  // A key per line at most, and "k=v\n" is 4 bytes: room for that many.
+  const size_t most = std::min(CountLines(text), text.size() / 4 + 1);
+  properties_.Reserve(most);
+  states_.reserve(most);
   unsigned line = 0;
   bool previous_ends_with_backslash = false;
   size_t pos = 0;
@@ -506,8 +611,8 @@ std::string_view Reader::Substitute(std::string_view value, std::string_view key
 void Reader::Add(const Property& property) {
   properties_.Add(property);
   states_.emplace_back();
-  if (in_order_made_)
-    in_order_.emplace(property.key, static_cast<std::uint32_t>(states_.size() - 1));
+  if (prefixes_made_)
+    prefixes_.AddKey(property.key, static_cast<std::uint32_t>(states_.size() - 1));
 }
 
 void Reader::Store(std::string_view key, std::string_view value, unsigned line) {
@@ -593,47 +698,51 @@ bool Reader::ResolveChain(std::string_view prefix, int depth, const Property& st
   return true;
 }
 
-void Reader::IndexInOrder() {
-  if (in_order_made_) return;
+// The prefixes are the values of the keys ending in ".reference" (the keys
+// a reference copies), and "worker." + each (for "did you mean").
+void Reader::IndexPrefixes() {
+  if (prefixes_made_) return;
+  const std::vector<Property>& entries = properties_.entries();
+  for (const Property& p : entries) {
+    if (!EndsWith(p.key, kReference)) continue;
+    prefixes_.AddPrefix(p.value);
+    if (!StartsWith(p.value, "worker."))
+      prefixes_.AddPrefix(properties_.Keep(Message({"worker.", p.value})));
+  }
+  for (size_t i = 0; i < entries.size(); ++i)
+    prefixes_.AddKey(entries[i].key, static_cast<std::uint32_t>(i));
+  prefixes_made_ = true;
+}
+
+void Reader::KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* found) {
+  IndexPrefixes();
+  if (prefixes_.KeysUnder(prefix, found)) return;
+  // Not a prefix of the index (the index has every prefix references ask
+  // for): looked for in every key.
+  found->clear();
   const std::vector<Property>& entries = properties_.entries();
   for (size_t i = 0; i < entries.size(); ++i)
-    in_order_.emplace(entries[i].key, static_cast<std::uint32_t>(i));
-  in_order_made_ = true;
-}
-
-void Reader::WithPrefix(std::string_view prefix, std::vector<std::uint32_t>* found) {
-  IndexInOrder();
-  found->clear();
-  for (auto it = in_order_.lower_bound(prefix);
-       it != in_order_.end() && StartsWith(it->first, prefix); ++it)
-    found->push_back(it->second);
-  std::sort(found->begin(), found->end());  // map order = order of definition
-}
-
-bool Reader::HasPrefix(std::string_view prefix) {
-  IndexInOrder();
-  auto it = in_order_.lower_bound(prefix);
-  return it != in_order_.end() && StartsWith(it->first, prefix);
+    if (entries[i].key.size() > prefix.size() && StartsWith(entries[i].key, prefix) &&
+        entries[i].key[prefix.size()] == '.')
+      found->push_back(static_cast<std::uint32_t>(i));
 }
 
 // jk_map_inherit_properties: copies `reference.value`.* to `to`.*, keeping
 // what `to` already has.
 bool Reader::Inherit(const Property& reference, std::string_view to) {
-  std::string& from = prefix_;
-  from.assign(reference.value).append(".");
   std::vector<std::uint32_t>& sources = sources_;
-  WithPrefix(from, &sources);
+  KeysUnder(reference.value, &sources);
   if (sources.empty()) {
     if (Full(Kind::kReferenceMatchesNothing)) return false;
     std::string message = Message({"reference ", Quote(reference.value), " in ",
-                                   Quote(reference.key), " matches no key (\"", from, "*\")"});
+                                   Quote(reference.key), " matches no key (\"",
+                                   reference.value, ".*\")"});
     if (EndsWith(reference.value, ".")) {
       message += ": write the prefix without the trailing \".\"";
     } else if (!StartsWith(reference.value, "worker.")) {
-      std::string with_worker = "worker." + from;
-      if (HasPrefix(with_worker))
-        message += Message({", did you mean ", Quote(with_worker.substr(0, with_worker.size() - 1)),
-                            "?"});
+      const std::string with_worker = Message({"worker.", reference.value});
+      KeysUnder(with_worker, &sources);
+      if (!sources.empty()) message += Message({", did you mean ", Quote(with_worker), "?"});
     }
     Report(Kind::kReferenceMatchesNothing, Severity::kError, reference.line, reference.key,
            std::move(message));
@@ -643,7 +752,7 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
   // most keys share, resolved again and again, is work even when few keys
   // are new.
   if (!Charge(sources.size() * kLookedAtBytes, reference.line, reference.key)) return false;
-  const size_t from_size = from.size();
+  const size_t from_size = reference.value.size() + 1;  // with its '.'
   for (std::uint32_t index : sources) {
     // properties_ grows below: a copy of the source (its views stay valid).
     const Property source = properties_.entries()[index];

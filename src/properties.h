@@ -60,6 +60,8 @@ class Properties {
   const std::vector<Property>& entries() const { return entries_; }
 
   // For the reader.
+  // Room for `entries` entries (an estimate: more can be added).
+  void Reserve(size_t entries);
   Property* FindMutable(std::string_view key);
   // REQUIRES: no entry has `property.key`; its views point into this
   // Properties (Keep, Allocate) or into something that outlives it.

@@ -375,30 +375,61 @@ SourceLocation RouteLocation(const WorkerContext& context, const Member& m) {
 
 WorkerKeys::WorkerKeys(const Properties& properties) {
   const std::vector<Property>& entries = properties.entries();
-  std::vector<std::pair<std::string_view, std::uint32_t>> keys;  // (worker, index)
-  keys.reserve(entries.size());
+  // The worker of each key (-1: none), numbered in order of first key.
+  std::vector<std::int32_t> worker_of(entries.size(), -1);
+  std::vector<std::uint32_t> counts;
   for (size_t i = 0; i < entries.size(); ++i) {
     std::optional<WorkerKey> key = SplitWorkerKey(entries[i].key);
-    if (key && !key->worker.empty()) keys.emplace_back(key->worker, static_cast<std::uint32_t>(i));
+    if (!key || key->worker.empty()) continue;
+    size_t slot;
+    std::ptrdiff_t n = Find(key->worker, &slot);
+    if (n < 0) {
+      n = static_cast<std::ptrdiff_t>(names_.size());
+      names_.push_back(key->worker);
+      counts.push_back(0);
+      if (2 * names_.size() > slots_.size()) Rehash();  // places this one too
+      else slots_[slot] = static_cast<std::uint32_t>(n + 1);
+    }
+    worker_of[i] = static_cast<std::int32_t>(n);
+    ++counts[static_cast<size_t>(n)];
   }
-  std::sort(keys.begin(), keys.end());
-  workers_.reserve(keys.size());
-  indexes_.reserve(keys.size());
-  std::vector<std::pair<std::uint32_t, std::string_view>> firsts;  // (first index, worker)
-  for (const auto& [worker, index] : keys) {
-    if (workers_.empty() || workers_.back() != worker) firsts.emplace_back(index, worker);
-    workers_.push_back(worker);
-    indexes_.push_back(index);
+  // Each worker's keys in map order, one worker after the other.
+  starts_.assign(names_.size() + 1, 0);
+  for (size_t n = 0; n < names_.size(); ++n) starts_[n + 1] = starts_[n] + counts[n];
+  indexes_.resize(starts_.back());
+  std::vector<std::uint32_t> next(starts_.begin(), starts_.end() - 1);
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (worker_of[i] >= 0) indexes_[next[static_cast<size_t>(worker_of[i])]++] = static_cast<std::uint32_t>(i);
+}
+
+std::ptrdiff_t WorkerKeys::Find(std::string_view name, size_t* slot) const {
+  *slot = 0;
+  if (slots_.empty()) return -1;
+  const size_t mask = slots_.size() - 1;
+  size_t i = std::hash<std::string_view>()(name) & mask;
+  for (; slots_[i] != 0; i = (i + 1) & mask)
+    if (names_[slots_[i] - 1] == name) return static_cast<std::ptrdiff_t>(slots_[i] - 1);
+  *slot = i;
+  return -1;
+}
+
+void WorkerKeys::Rehash() {
+  size_t size = 16;  // a power of two, for the mask
+  while (size < 4 * names_.size()) size *= 2;
+  slots_.assign(size, 0);
+  for (size_t n = 0; n < names_.size(); ++n) {
+    size_t slot;
+    Find(names_[n], &slot);
+    slots_[slot] = static_cast<std::uint32_t>(n + 1);
   }
-  std::sort(firsts.begin(), firsts.end());
-  names_.reserve(firsts.size());
-  for (const auto& first : firsts) names_.push_back(first.second);
 }
 
 WorkerKeys::Range WorkerKeys::Of(std::string_view name) const {
-  auto [first, last] = std::equal_range(workers_.begin(), workers_.end(), name);
+  size_t slot;
+  const std::ptrdiff_t n = Find(name, &slot);
+  if (n < 0) return Range{nullptr, nullptr};
   const std::uint32_t* indexes = indexes_.data();
-  return Range{indexes + (first - workers_.begin()), indexes + (last - workers_.begin())};
+  return Range{indexes + starts_[static_cast<size_t>(n)], indexes + starts_[static_cast<size_t>(n) + 1]};
 }
 
 std::string_view WorkerTypeName(const WorkerContext& context, std::string_view name) {

@@ -6,6 +6,7 @@
 #ifndef STICKY_WORKERS_H
 #define STICKY_WORKERS_H
 
+#include <cstddef>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -38,11 +39,19 @@ class WorkerKeys {
   const std::vector<std::string_view>& names() const { return names_; }
 
  private:
-  // One per key, by worker name, then in map order: the worker's keys are
-  // a range (a sorted array: no allocation per worker, as a map makes).
-  std::vector<std::string_view> workers_;
-  std::vector<std::uint32_t> indexes_;
+  // The worker `name`'s number (its place in names_), or -1; and where
+  // its slot is (empty when it has none).
+  std::ptrdiff_t Find(std::string_view name, size_t* slot) const;
+  // Places every name again, in a table at most a quarter full.
+  void Rehash();
+
   std::vector<std::string_view> names_;
+  // Open addressing over names_ (number + 1; 0: empty), at most half full.
+  std::vector<std::uint32_t> slots_;
+  // The keys of worker n are indexes_[starts_[n]] to indexes_[starts_[n + 1]]:
+  // one array for all (a map of vectors allocates per worker).
+  std::vector<std::uint32_t> starts_;
+  std::vector<std::uint32_t> indexes_;
 };
 
 // What the builders share: the map, the defined workers and where problems go.
