@@ -99,9 +99,23 @@ inline constexpr size_t kMaxDiagnosticsOfAKind = 100;
 // What references and $(name) substitutions may add to the keys and values
 // of a file of `file_bytes` bytes: kBuiltBytesBase + kBuiltBytesPerByte x
 // its size, at most kMaxBuiltBytes (a loop or an exponential chain of
-// substitutions would otherwise take any time and memory).
-inline constexpr size_t kBuiltBytesBase = size_t{64} << 10;
-inline constexpr size_t kBuiltBytesPerByte = 128;
+// substitutions would otherwise take any time and memory). A key copied by
+// a reference counts its key and value, and every key a reference looks at
+// 32 bytes more.
+//
+// What real files build: mod_jk's example files at most 2.3 times their
+// size, a 1,000-worker file with a 4-key template 1.2 times. A template
+// makes the most of it when its workers have nothing of their own: each
+// "worker.N.reference=worker.T" line (with its balance_workers line, some 64
+// bytes) then builds about 70 bytes per key of the template, so the file
+// builds about as many times its size as the template has keys: 10 times
+// for 10 keys, 28 times for 30 (t/unit/config_limits_test.cc, 2,000 such
+// workers). A worker with its own host or port line builds a third less.
+// A template with every attribute mod_jk reads for an AJP worker (about 40)
+// and workers with a host of their own build 26 to 28 times their size.
+// Hence 32 times, plus 16 KiB so that a small file never comes near it.
+inline constexpr size_t kBuiltBytesBase = size_t{16} << 10;
+inline constexpr size_t kBuiltBytesPerByte = 32;
 inline constexpr size_t kMaxBuiltBytes = size_t{256} << 20;
 size_t BuiltBytesBudget(size_t file_bytes);
 
