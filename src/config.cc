@@ -116,31 +116,6 @@ void SortByLine(std::vector<Diagnostic>* diagnostics) {
   std::inplace_merge(begin, rest, end, BeforeInFile);
 }
 
-// File order, each message once: a member of two lb workers is read twice.
-// In place: the ones kept are moved to the front.
-void SortDiagnostics(std::vector<Diagnostic>* diagnostics) {
-  SortByLine(diagnostics);
-  std::vector<Diagnostic>& all = *diagnostics;
-  IndexByHash seen(all.size());  // hash of (line, severity, key, message) -> index kept
-  size_t kept = 0;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const Diagnostic& d = all[i];
-    const size_t hash = std::hash<std::string>()(d.key) * 31 +
-                        std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
-                        static_cast<size_t>(d.severity);
-    auto same = [&](size_t k) {
-      const Diagnostic& u = all[k];
-      return u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
-             u.message == d.message;
-    };
-    if (seen.Find(hash, same) >= 0) continue;
-    seen.Add(hash, kept);
-    if (kept != i) all[kept] = std::move(all[i]);
-    ++kept;
-  }
-  all.resize(kept);
-}
-
 // The kind of a diagnostic: its severity and its message without what is
 // quoted and without numbers ("duplicate \"\": the value \"\" of line  is
 // replaced by \"\""), hashed (FNV-1a; two kinds that collide are merely
@@ -156,40 +131,73 @@ std::uint64_t KindOf(const Diagnostic& d) {
   return hash;
 }
 
-// At most kMaxDiagnosticsOfAKind of each kind, in order; then, per kind
-// that had more, one line counting the rest.
-void CapDiagnostics(std::vector<Diagnostic>* diagnostics) {
-  // A list of fewer than the cap cannot have too many of a kind.
-  if (diagnostics->size() <= kMaxDiagnosticsOfAKind) return;
+// The diagnostics of the workers as they are shown: in file order, each
+// message once (a member of two lb workers is read twice), at most
+// kMaxDiagnosticsOfAKind of each kind, then, per kind that had more, one
+// line counting the rest. Done on their indexes: each one shown is moved
+// once (files with thousands of lb workers make thousands of messages).
+void OrderDiagnostics(std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic>& all = *diagnostics;
+  std::vector<std::uint32_t> order(all.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  if (!std::is_sorted(all.begin(), all.end(), BeforeInFile))
+    std::stable_sort(order.begin(), order.end(), [&all](std::uint32_t a, std::uint32_t b) {
+      return BeforeInFile(all[a], all[b]);
+    });
+
+  // Each message once: order[0, unique) are the first of each.
+  IndexByHash seen(all.size());  // hash of (line, severity, key, message) -> place in order
+  size_t unique = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Diagnostic& d = all[order[i]];
+    const size_t hash = std::hash<std::string>()(d.key) * 31 +
+                        std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
+                        static_cast<size_t>(d.severity);
+    auto same = [&](size_t k) {
+      const Diagnostic& u = all[order[k]];
+      return u.where.line == d.where.line && u.severity == d.severity && u.key == d.key &&
+             u.message == d.message;
+    };
+    if (seen.Find(hash, same) >= 0) continue;
+    seen.Add(hash, unique);
+    order[unique++] = order[i];
+  }
+  order.resize(unique);
+
+  // At most kMaxDiagnosticsOfAKind of each kind (a list that short needs no
+  // counting).
+  const bool cap = order.size() > kMaxDiagnosticsOfAKind;
   struct Count {
-    size_t first;  // index in `kept`
+    size_t first;  // index in `shown`
     size_t shown;
     size_t omitted;
   };
-  std::vector<std::uint64_t> kinds;  // of `counts`
   std::vector<Count> counts;
-  IndexByHash index(diagnostics->size());  // kind -> index in `counts`
-  std::vector<Diagnostic> kept;
-  kept.reserve(diagnostics->size());
-  for (Diagnostic& d : *diagnostics) {
-    const std::uint64_t kind = KindOf(d);
-    std::ptrdiff_t found = index.Find(kind, [](size_t) { return true; });
-    if (found < 0) {
-      found = static_cast<std::ptrdiff_t>(counts.size());
-      index.Add(kind, counts.size());
-      counts.push_back(Count{kept.size(), 0, 0});
-    }
-    Count& c = counts[static_cast<size_t>(found)];
-    if (c.shown < kMaxDiagnosticsOfAKind) {
+  IndexByHash kinds(cap ? order.size() : 0);  // kind -> index in `counts`
+  std::vector<Diagnostic> shown;
+  shown.reserve(order.size());
+  for (std::uint32_t index : order) {
+    Diagnostic& d = all[index];
+    if (cap) {
+      const std::uint64_t kind = KindOf(d);
+      std::ptrdiff_t found = kinds.Find(kind, [](size_t) { return true; });
+      if (found < 0) {
+        found = static_cast<std::ptrdiff_t>(counts.size());
+        kinds.Add(kind, counts.size());
+        counts.push_back(Count{shown.size(), 0, 0});
+      }
+      Count& c = counts[static_cast<size_t>(found)];
+      if (c.shown == kMaxDiagnosticsOfAKind) {
+        ++c.omitted;
+        continue;
+      }
       ++c.shown;
-      kept.push_back(std::move(d));
-    } else {
-      ++c.omitted;
     }
+    shown.push_back(std::move(d));
   }
   for (const Count& c : counts)
-    if (c.omitted > 0) kept.push_back(OmittedDiagnostic(kept[c.first], c.omitted));
-  *diagnostics = std::move(kept);
+    if (c.omitted > 0) shown.push_back(OmittedDiagnostic(shown[c.first], c.omitted));
+  all = std::move(shown);
 }
 
 // `first` and `second` in file order (each is already): what a stable sort
@@ -222,9 +230,10 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
   // The reader caps its own diagnostics as it goes (it must not even make
   // the messages past the cap); those of the workers are capped at the end.
   std::vector<Diagnostic> read;
+  read.reserve(32);  // what a file with problems usually has, in one allocation
   Properties properties = ReadProperties(text, file, env, &read);
 
-  std::set<std::pair<unsigned, std::string_view>> reported;
+  ReportedKeys reported;
   WorkerContext context{properties, file, WorkerKeys(properties), &config.diagnostics, &reported};
   const std::vector<std::string_view>& definition_order = context.keys.names();
 
@@ -238,13 +247,13 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
     if (WorkerTypeName(context, name) != "lb") continue;
     Balancer balancer;
     std::vector<Diagnostic> found;
-    auto reported_before = reported;
+    const size_t reported_before = reported.Mark();
     context.diagnostics = &found;
     bool ok = BuildBalancer(context, name, &balancer);
     context.diagnostics = &config.diagnostics;
     if (!ok && !listed(name)) {
       DowngradeUnlistedErrors(name, &found);
-      reported = std::move(reported_before);  // its notices were dropped
+      reported.ForgetSince(reported_before);  // its notices were dropped
     } else {
       config.balancers.push_back(std::move(balancer));
     }
@@ -289,6 +298,7 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
     if (built.Contains(name)) CheckAttributesApply(context, name);
 
   // Everything else that is defined (templates, status workers, ...).
+  config.others.reserve(definition_order.size());
   for (std::string_view name : definition_order) {
     std::string_view type = WorkerTypeName(context, name);
     if (type == "lb" || members.Contains(name)) continue;
@@ -300,8 +310,7 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
       config.others.push_back(OtherWorker{
           name, "ajp13", SourceLocation{file, list ? list->line : 0}});
 
-  SortDiagnostics(&config.diagnostics);
-  CapDiagnostics(&config.diagnostics);
+  OrderDiagnostics(&config.diagnostics);
   SortByLine(&read);
   config.diagnostics = Merge(std::move(read), std::move(config.diagnostics));
   return config;

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
 #include <string_view>
 
 #include "attributes.h"
+#include "hash_index.h"
 #include "message.h"
 #include "values.h"
 
@@ -156,7 +155,7 @@ void CollectUnused(const WorkerContext& context, std::string_view name, WorkerTy
     std::string_view attribute = SplitWorkerKey(p.key)->attribute;
     if (!IsUnusedByNginx(attribute, type)) continue;
     unused->emplace_back(std::string(attribute), std::string(p.value));
-    if (context.reported->emplace(p.line, OriginalKey(p)).second)
+    if (context.reported->Add(p.line, OriginalKey(p)))
       Report(context, Severity::kNotice, Where(context, p), OriginalKey(p),
              Message({Quote(OriginalKey(p)), " is not used by nginx"}));
   }
@@ -378,6 +377,8 @@ WorkerKeys::WorkerKeys(const Properties& properties) {
   // The worker of each key (-1: none), numbered in order of first key.
   std::vector<std::int32_t> worker_of(entries.size(), -1);
   std::vector<std::uint32_t> counts;
+  names_.reserve(entries.size() / 4 + 4);  // a few keys per worker
+  counts.reserve(entries.size() / 4 + 4);
   for (size_t i = 0; i < entries.size(); ++i) {
     std::optional<WorkerKey> key = SplitWorkerKey(entries[i].key);
     if (!key || key->worker.empty()) continue;
@@ -469,10 +470,17 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
     ok = false;
   }
 
-  std::set<std::string_view> seen;  // views into `names`
+  // Names and routes are looked up in hash indexes (one allocation each, a
+  // std::set or std::map makes one per member: files with a thousand
+  // members exist).
+  IndexByHash seen(names.size());  // name -> index in `names`
   std::vector<SourceLocation> route_where;
-  for (const std::string& member_name : names) {
-    if (!seen.insert(member_name).second) {
+  route_where.reserve(names.size());
+  b->members.reserve(names.size());
+  for (size_t n = 0; n < names.size(); ++n) {
+    const std::string& member_name = names[n];
+    const size_t hash = std::hash<std::string>()(member_name);
+    if (seen.Find(hash, [&](size_t k) { return names[k] == member_name; }) >= 0) {
       // mod_jk builds it twice and then fails: both have the same route.
       Report(context, Severity::kError, Where(context, *list), list->key,
              Message({"member ", Quote(member_name), " is listed twice in ", Describe(*list),
@@ -480,19 +488,26 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
       ok = false;
       continue;
     }
+    seen.Add(hash, n);
     Member m;
     if (!BuildMember(context, member_name, name, *list, &m)) ok = false;
     route_where.push_back(RouteLocation(context, m));
     b->members.push_back(std::move(m));
   }
 
-  // The first member of each route (a map, not a pairwise scan: files with
-  // a thousand members exist).
-  std::map<std::string_view, size_t> first_with_route;
+  // The first member of each route.
+  IndexByHash first_with_route(b->members.size());  // route -> index in b->members
+  auto with_route = [&](std::string_view route, size_t hash) {
+    return first_with_route.Find(hash, [&](size_t k) { return b->members[k].route == route; });
+  };
   for (size_t i = 0; i < b->members.size(); ++i) {
-    auto [it, first] = first_with_route.emplace(b->members[i].route, i);
-    if (first) continue;
-    const size_t j = it->second;
+    const size_t hash = std::hash<std::string>()(b->members[i].route);
+    const std::ptrdiff_t first = with_route(b->members[i].route, hash);
+    if (first < 0) {
+      first_with_route.Add(hash, i);
+      continue;
+    }
+    const size_t j = static_cast<size_t>(first);
     Report(context, Severity::kError, route_where[i],
            Message({"worker.", b->members[i].name, ".route"}),
            Message({"members ", Quote(b->members[j].name), " and ", Quote(b->members[i].name),
@@ -503,7 +518,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
   }
   for (const Member& m : b->members) {
     if (m.redirect.empty()) continue;
-    if (first_with_route.count(m.redirect)) continue;
+    if (with_route(m.redirect, std::hash<std::string>()(m.redirect)) >= 0) continue;
     AttributeReader mr(context, m.name);
     mr.Warning(*mr.Find("redirect"),
                Message({"redirect ", Quote(m.redirect), " in ", Describe(*mr.Find("redirect")),
@@ -576,7 +591,7 @@ void CheckAttributesApply(const WorkerContext& context, std::string_view name) {
     std::string_view attribute = SplitWorkerKey(p.key)->attribute;
     // Deprecated ones already have their own warning.
     if (AppliesTo(attribute, type) || IsDeprecatedAttribute(attribute)) continue;
-    if (!context.reported->emplace(p.line, OriginalKey(p)).second) continue;
+    if (!context.reported->Add(p.line, OriginalKey(p))) continue;
     Report(context, Severity::kWarning, Where(context, p), OriginalKey(p),
            Message({"attribute ", Quote(attribute), " in ", Describe(p), " has no effect on ",
                     type_name, " worker ", Quote(name)}));

@@ -54,16 +54,38 @@ class WorkerKeys {
   std::vector<std::uint32_t> indexes_;
 };
 
+// (line, key) of the notices and warnings given about a key: a template
+// inherited by many workers gets one message, not one per worker. What was
+// added since a Mark() can be forgotten (the messages of an lb worker that
+// is left out are dropped).
+class ReportedKeys {
+ public:
+  // True the first time (line, key) is added. `key` must outlive this.
+  bool Add(unsigned line, std::string_view key) {
+    auto [it, added] = seen_.emplace(line, key);
+    if (added) added_.push_back(it);
+    return added;
+  }
+  size_t Mark() const { return added_.size(); }
+  void ForgetSince(size_t mark) {
+    for (size_t i = mark; i < added_.size(); ++i) seen_.erase(added_[i]);
+    added_.resize(mark);
+  }
+
+ private:
+  using Seen = std::set<std::pair<unsigned, std::string_view>>;
+  Seen seen_;
+  std::vector<Seen::iterator> added_;  // in the order added
+};
+
 // What the builders share: the map, the defined workers and where problems go.
 struct WorkerContext {
   const Properties& properties;
   const std::string& file;
   WorkerKeys keys;
   std::vector<Diagnostic>* diagnostics;
-  // (line, key) of the notices and warnings given about a key: a template
-  // inherited by many workers gets one message, not one per worker. The
-  // keys are views into `properties`.
-  std::set<std::pair<unsigned, std::string_view>>* reported;
+  // The keys are views into `properties`.
+  ReportedKeys* reported;
 };
 
 // The value of worker.NAME.type, or mod_jk's default "ajp13" (a view into
