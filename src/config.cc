@@ -117,16 +117,28 @@ void SortByLine(std::vector<Diagnostic>* diagnostics) {
 }
 
 // The kind of a diagnostic: its severity and its message without what is
-// quoted and without numbers ("duplicate \"\": the value \"\" of line  is
-// replaced by \"\""), hashed (FNV-1a; two kinds that collide are merely
-// counted together).
+// between quote marks and without digits ("duplicate \"\": the value \"\"
+// of line  is replaced by \"\""), hashed (FNV-1a; two kinds that collide
+// are merely counted together).
 std::uint64_t KindOf(const Diagnostic& d) {
   std::uint64_t hash = 14695981039346656037ull ^ static_cast<std::uint64_t>(d.severity);
-  bool quoted = false;
-  for (char c : d.message) {
-    if (c == '"') quoted = !quoted;
-    else if (quoted || (c >= '0' && c <= '9')) continue;
-    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  const std::string_view message = d.message;
+  size_t pos = 0;
+  auto add = [&hash](unsigned char c) { hash = (hash ^ c) * 1099511628211ull; };
+  while (pos < message.size()) {
+    // What is not quoted, digits left out; then the quote marks, without
+    // what is between them (found with memchr, not byte by byte).
+    const size_t quote = std::min(message.find('"', pos), message.size());
+    for (; pos < quote; ++pos) {
+      const auto c = static_cast<unsigned char>(message[pos]);
+      if (static_cast<unsigned>(c - '0') > 9) add(c);
+    }
+    if (quote == message.size()) break;
+    add('"');
+    pos = message.find('"', quote + 1);  // an unclosed quote runs to the end
+    if (pos == std::string_view::npos) break;
+    add('"');
+    ++pos;
   }
   return hash;
 }
