@@ -22,9 +22,10 @@ constexpr size_t kMaxNameLength = 60;
 // "worker.n1.port" -> {"n1", "port"}; "worker.list" -> {"", "list"};
 // "worker.a.b.port" -> {"a.b", "port"} (mod_jk builds keys by concatenation,
 // so a dotted worker name works). nullopt for keys not starting "worker.".
+// Views into `key`.
 struct WorkerKey {
-  std::string worker;
-  std::string attribute;
+  std::string_view worker;
+  std::string_view attribute;
 };
 std::optional<WorkerKey> SplitWorkerKey(std::string_view key);
 
@@ -60,8 +61,10 @@ bool AppliesTo(std::string_view attribute, WorkerType type);
 // has no use for (source, secretkey, socket_buffer, ...).
 bool IsUnusedByNginx(std::string_view attribute, WorkerType type);
 
-// The supported attribute closest to `attribute` (for "did you mean"), or
-// empty when none is close.
+// The supported attribute closest to `attribute` (for "did you mean"): the
+// first one fewer than 3 edits away (insertions, deletions, substitutions)
+// with the fewest, or empty when none is. A few operations per letter of
+// each supported name: a file may have a typo on every line.
 std::string_view ClosestAttribute(std::string_view attribute);
 
 }  // namespace sticky

@@ -4,36 +4,160 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <optional>
-#include <set>
-#include <unordered_map>
 
 #include "attributes.h"
+#include "hash_index.h"
+#include "message.h"
 
 namespace sticky {
 
+namespace {
+
+// The hash of a key for Properties' table (in memory only: it need not be the
+// same on every machine): its 8-byte words, each mixed in with a multiply and
+// a shift, then MurmurHash3's finalizer.
+std::uint32_t Hash(std::string_view key) {
+  std::uint64_t hash = key.size();
+  auto mix = [&hash](std::uint64_t word) {
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+    hash ^= hash >> 29;
+  };
+  size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, key.data() + i, 8);
+    mix(word);
+  }
+  if (i < key.size()) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, key.data() + i, key.size() - i);
+    mix(word);
+  }
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdull;
+  hash ^= hash >> 33;
+  return static_cast<std::uint32_t>(hash);
+}
+
+// memcpy of a view, which may be empty with no data (memcpy's pointers must
+// not be null even for 0 bytes).
+char* CopyBytes(char* to, std::string_view from) {
+  if (!from.empty()) std::memcpy(to, from.data(), from.size());
+  return to + from.size();
+}
+
+size_t CountLines(std::string_view text) {
+  size_t lines = 1;
+  for (size_t pos = text.find('\n'); pos != std::string_view::npos; pos = text.find('\n', pos + 1))
+    ++lines;
+  return lines;
+}
+
+}  // namespace
+
+// The bytes the entries' views point into: the text, then what is built
+// from it, in blocks that never move.
+struct Properties::Storage {
+  static constexpr size_t kFirstBlock = 1024;
+  static constexpr size_t kLargestBlock = size_t{1} << 20;
+
+  std::vector<std::unique_ptr<char[]>> blocks;
+  char* next = nullptr;
+  size_t left = 0;
+  size_t block_size = kFirstBlock;
+};
+
+Properties::Properties() : storage_(std::make_unique<Storage>()) {}
+Properties::~Properties() = default;
+Properties::Properties(Properties&& other) noexcept = default;
+Properties& Properties::operator=(Properties&& other) noexcept = default;
+
 const Property* Properties::Find(std::string_view key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &entries_[it->second];
+  if (slots_.empty()) return nullptr;
+  const std::uint32_t hash = Hash(key);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.entry_plus_one == 0) return nullptr;
+    const Property& p = entries_[slot.entry_plus_one - 1];
+    if (slot.hash == hash && p.key == key) return &p;
+  }
+}
+
+const Property* Properties::Find(std::initializer_list<std::string_view> pieces) const {
+  // Keys are short: the pieces are put together on the stack.
+  std::array<char, 256> buffer;
+  size_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  if (size > buffer.size()) {
+    std::string key;
+    for (std::string_view piece : pieces) key.append(piece);
+    return Find(key);
+  }
+  char* end = buffer.data();
+  for (std::string_view piece : pieces) end = CopyBytes(end, piece);
+  return Find(std::string_view(buffer.data(), size));
 }
 
 Property* Properties::FindMutable(std::string_view key) {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &entries_[it->second];
+  return const_cast<Property*>(Find(key));
 }
 
-void Properties::Add(Property property) {
-  index_.emplace(property.key, entries_.size());
-  entries_.push_back(std::move(property));
+void Properties::Reserve(size_t entries) {
+  entries_.reserve(entries);
+  while (2 * entries > slots_.size()) Grow();
 }
 
-std::vector<size_t> Properties::WithPrefix(std::string_view prefix) const {
-  std::vector<size_t> found;
-  for (auto it = index_.lower_bound(prefix);
-       it != index_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    found.push_back(it->second);
-  std::sort(found.begin(), found.end());  // map order = order of definition
-  return found;
+void Properties::Grow() {
+  std::vector<Slot> old(std::max<size_t>(64, slots_.size() * 2));
+  old.swap(slots_);
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& slot : old) {
+    if (slot.entry_plus_one == 0) continue;
+    size_t i = slot.hash & mask;
+    while (slots_[i].entry_plus_one != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
+}
+
+void Properties::Add(const Property& property) {
+  if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
+  const std::uint32_t hash = Hash(property.key);
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  while (slots_[i].entry_plus_one != 0) i = (i + 1) & mask;
+  entries_.push_back(property);
+  slots_[i] = Slot{static_cast<std::uint32_t>(entries_.size()), hash};
+}
+
+char* Properties::Allocate(size_t size) {
+  Storage& s = *storage_;
+  if (size <= s.left) {
+    char* bytes = s.next;
+    s.next += size;
+    s.left -= size;
+    return bytes;
+  }
+  // Something as large as half a block gets a block of its own: the rest of
+  // the current one stays usable.
+  if (size > s.block_size / 2) {
+    s.blocks.emplace_back(new char[size]);
+    return s.blocks.back().get();
+  }
+  s.blocks.emplace_back(new char[s.block_size]);
+  s.next = s.blocks.back().get() + size;
+  s.left = s.block_size - size;
+  s.block_size = std::min(s.block_size * 2, Storage::kLargestBlock);
+  return s.blocks.back().get();
+}
+
+std::string_view Properties::Keep(std::string_view text) {
+  if (text.empty()) return {};
+  char* bytes = Allocate(text.size());
+  CopyBytes(bytes, text);
+  return {bytes, text.size()};
 }
 
 namespace {
@@ -47,12 +171,6 @@ constexpr int kMaxSubstitutions = 21;
 constexpr int kMaxReferenceDepth = 20;
 // Only a pathological file gets near this; it stops runaway inheritance.
 constexpr size_t kMaxEntries = 100000;
-// The longest supported attribute, "connection_acquire_timeout": "did you
-// mean" suggests names at most 2 edits away, so a longer unknown attribute
-// gets no suggestion, and the edit distances need not be computed (they
-// cost its length times every name's).
-constexpr size_t kLongestAttribute = 26;
-constexpr size_t kMaxSuggestionEdits = 2;
 // What looking at one key for a reference costs, in bytes of the budget.
 constexpr size_t kLookedAtBytes = 32;
 // Keys and values quoted in messages: the start of a longer one is enough.
@@ -66,9 +184,11 @@ bool IsSpace(char c) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
+  const char* begin = s.data();
+  const char* end = begin + s.size();
+  while (begin != end && IsSpace(*begin)) ++begin;
+  while (end != begin && IsSpace(end[-1])) --end;
+  return std::string_view(begin, static_cast<size_t>(end - begin));
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -79,10 +199,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::string Quote(std::string_view s) {
-  if (s.size() > kMaxQuoted) return "\"" + std::string(s.substr(0, kMaxQuoted)) + "...\"";
-  return "\"" + std::string(s) + "\"";
-}
+// A key or value in a message (message.h).
+Quoted Quote(std::string_view s) { return Quoted(s, kMaxQuoted); }
 
 // What the reader reports, one kind per message: each kind is shown
 // kMaxDiagnosticsOfAKind times at most.
@@ -108,6 +226,98 @@ enum class Kind : std::uint8_t {
   kCount
 };
 
+// The keys under each prefix a reference can name: jk_map_inherit_
+// properties copies every key starting with "<value of the reference>.".
+// The values of the keys ending in ".reference" are known once the file is
+// read, and copies of such keys keep them, so the prefixes are fixed before
+// the first copy: each added key is listed under the prefixes it starts
+// with, found by hashing its text up to each '.' of the lengths that occur.
+// No ordered index (a tree of keys compared byte by byte) is needed.
+class PrefixIndex {
+ public:
+  // `prefix` (without its '.') may be asked for. REQUIRES: before AddKey;
+  // `prefix` outlives this.
+  void AddPrefix(std::string_view prefix) {
+    if (FindPrefix(prefix) >= 0) return;
+    if (2 * (prefixes_.size() + 1) > slots_.size()) Grow();
+    Insert(prefixes_.size(), Hash(prefix));
+    prefixes_.push_back(Prefix{prefix, Hash(prefix)});
+    if (lengths_.size() <= prefix.size()) lengths_.resize(prefix.size() + 1);
+    lengths_[prefix.size()] = true;
+  }
+
+  // Lists `key` (entry `index`) under every prefix it starts with.
+  void AddKey(std::string_view key, std::uint32_t index) {
+    const size_t end = std::min(key.size(), lengths_.size());
+    for (size_t dot = key.find('.'); dot < end; dot = key.find('.', dot + 1)) {
+      if (!lengths_[dot]) continue;
+      const std::ptrdiff_t found = FindPrefix(key.substr(0, dot));
+      if (found < 0) continue;
+      Prefix& prefix = prefixes_[static_cast<size_t>(found)];
+      const auto posting = static_cast<std::uint32_t>(postings_.size());
+      postings_.push_back(Posting{index, kNone});
+      if (prefix.last == kNone) prefix.first = posting;
+      else postings_[prefix.last].next = posting;
+      prefix.last = posting;
+    }
+  }
+
+  // The keys listed under `prefix`, in the order added; false when `prefix`
+  // was not added.
+  bool KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* keys) const {
+    const std::ptrdiff_t found = FindPrefix(prefix);
+    if (found < 0) return false;
+    keys->clear();
+    for (std::uint32_t p = prefixes_[static_cast<size_t>(found)].first; p != kNone;
+         p = postings_[p].next)
+      keys->push_back(postings_[p].index);
+    return true;
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  struct Prefix {
+    std::string_view text;
+    size_t hash;
+    std::uint32_t first = kNone;  // postings_, a list in the order added
+    std::uint32_t last = kNone;
+  };
+  struct Posting {
+    std::uint32_t index;  // of the entry
+    std::uint32_t next;
+  };
+
+  static size_t Hash(std::string_view text) { return std::hash<std::string_view>()(text); }
+
+  std::ptrdiff_t FindPrefix(std::string_view text) const {
+    if (slots_.empty()) return -1;
+    const size_t hash = Hash(text);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask; slots_[i] != 0; i = (i + 1) & mask) {
+      const Prefix& prefix = prefixes_[slots_[i] - 1];
+      if (prefix.hash == hash && prefix.text == text) return static_cast<std::ptrdiff_t>(slots_[i] - 1);
+    }
+    return -1;
+  }
+
+  void Insert(size_t prefix, size_t hash) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(prefix + 1);
+  }
+
+  void Grow() {
+    slots_.assign(std::max<size_t>(16, 2 * slots_.size()), 0);
+    for (size_t i = 0; i < prefixes_.size(); ++i) Insert(i, prefixes_[i].hash);
+  }
+
+  std::vector<Prefix> prefixes_;
+  std::vector<std::uint32_t> slots_;  // open addressing over prefixes_: index + 1, 0 empty
+  std::vector<bool> lengths_;         // lengths_[n]: a prefix is n bytes long
+  std::vector<Posting> postings_;
+};
+
 class Reader {
  public:
   Reader(const std::string& file, const EnvLookup& env, std::vector<Diagnostic>* diagnostics)
@@ -120,31 +330,55 @@ class Reader {
   Properties Take() { return std::move(properties_); }
 
  private:
+  // What the reader knows of an entry besides the entry itself.
+  struct EntryState {
+    // jk_map_resolve_references: a `.reference` key whose prefix is
+    // resolved already (copying again would add nothing).
+    bool resolved = false;
+    // A `.reference` key copied from a reference already resolved: mod_jk
+    // empties a reference once it has copied it (values[i] = NULL), so such
+    // a copy holds NULL and is never resolved.
+    bool spent = false;
+    // Bytes of Properties::Allocate() the value owns and may grow into, for
+    // a key repeated many times (its value is joined each time).
+    size_t room = 0;
+  };
+
   void ReadPiece(std::string_view piece, unsigned line, bool after_backslash,
                  bool* ends_with_backslash);
-  void CheckKey(std::string_view key, const SourceLocation& where);
-  std::string Substitute(std::string_view value, const std::string& key,
-                         const SourceLocation& where);
-  void Store(const std::string& key, const std::string& value, const SourceLocation& where);
-  bool ResolveChain(const std::string& prefix, int depth, const Property& start);
-  bool Inherit(const Property& reference, const std::string& to);
-  void Report(Kind kind, Severity severity, const SourceLocation& where, std::string_view key,
-              std::string message);
+  void CheckKey(std::string_view key, unsigned line);
+  std::string_view Substitute(std::string_view value, std::string_view key, unsigned line);
+  void Store(std::string_view key, std::string_view value, unsigned line);
+  void Join(Property* p, char separator, std::string_view value);
+  void Add(const Property& property);
+  size_t IndexOf(const Property& property) const {
+    return static_cast<size_t>(&property - properties_.entries().data());
+  }
+  bool ResolveChain(std::string_view prefix, int depth, const Property& start);
+  bool Inherit(const Property& reference, std::string_view to);
+  // The keys starting with `prefix` + ".", in order of definition, into
+  // *found.
+  void KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* found);
+  void IndexPrefixes();
   // True, counting one more left out, when `kind` has been shown as often as
   // it may: the caller then skips making the message.
   bool Full(Kind kind);
+  // REQUIRES: !Full(kind) was just checked.
+  void Report(Kind kind, Severity severity, unsigned line, std::string_view key,
+              std::string message);
   // Takes `bytes` that references or substitutions add from the budget;
   // false (with one error for the whole file) when it is spent.
-  bool Charge(size_t bytes, const SourceLocation& where, std::string_view key);
+  bool Charge(size_t bytes, unsigned line, std::string_view key);
 
   const std::string& file_;
   const EnvLookup& env_;
   std::vector<Diagnostic>* diagnostics_;
   Properties properties_;
+  std::vector<EntryState> states_;  // one per entry of properties_
   struct KindCount {
     size_t shown = 0;
     size_t omitted = 0;
-    std::optional<Diagnostic> first;
+    size_t first = 0;  // index in *diagnostics_ of the first one shown
   };
   std::array<KindCount, static_cast<size_t>(Kind::kCount)> kinds_;
   size_t file_bytes_ = 0;
@@ -153,33 +387,18 @@ class Reader {
   bool over_budget_ = false;
   bool too_many_keys_ = false;
 
-  // What this reader reported, as (hash of line, key and message, index in
-  // *diagnostics_): a template that fails fails once. At most
-  // kMaxDiagnosticsOfAKind per kind, so a plain list.
-  std::vector<std::pair<size_t, size_t>> reported_;
-  // Prefixes whose references are already copied in.
-  std::set<std::string> resolved_;
-  // `.reference` keys copied from a reference already resolved: mod_jk
-  // empties a reference once it has copied it (values[i] = NULL), so such a
-  // copy holds NULL and is never resolved.
-  std::set<std::string> spent_;
-};
+  // What this reader reported, by hash of line, key and message (indexes
+  // in *diagnostics_): a template that fails fails once.
+  IndexByHash reported_;
 
-void Reader::Report(Kind kind, Severity severity, const SourceLocation& where,
-                    std::string_view key, std::string message) {
-  if (Full(kind)) return;
-  const size_t hash = std::hash<std::string_view>()(key) * 31 +
-                      std::hash<std::string_view>()(message) * 7 + where.line;
-  for (const auto& [h, index] : reported_) {
-    const Diagnostic& d = (*diagnostics_)[index];
-    if (h == hash && d.where.line == where.line && d.key == key && d.message == message) return;
-  }
-  reported_.emplace_back(hash, diagnostics_->size());
-  KindCount& k = kinds_[static_cast<size_t>(kind)];
-  ++k.shown;
-  diagnostics_->push_back(Diagnostic{severity, where, std::string(key), std::move(message)});
-  if (!k.first) k.first = diagnostics_->back();
-}
+  // Made when the first reference is resolved, then kept up to date.
+  PrefixIndex prefixes_;
+  bool prefixes_made_ = false;
+
+  // Reused buffers: a value being substituted, the keys a reference copies.
+  std::string scratch_;
+  std::vector<std::uint32_t> sources_;
+};
 
 bool Reader::Full(Kind kind) {
   KindCount& k = kinds_[static_cast<size_t>(kind)];
@@ -188,45 +407,52 @@ bool Reader::Full(Kind kind) {
   return true;
 }
 
-void Reader::ReportOmitted() {
-  for (const KindCount& k : kinds_)
-    if (k.omitted > 0 && k.first) diagnostics_->push_back(OmittedDiagnostic(*k.first, k.omitted));
+void Reader::Report(Kind kind, Severity severity, unsigned line, std::string_view key,
+                    std::string message) {
+  const size_t hash = std::hash<std::string_view>()(key) * 31 +
+                      std::hash<std::string_view>()(message) * 7 + line;
+  auto same = [&](size_t index) {
+    const Diagnostic& d = (*diagnostics_)[index];
+    return d.where.line == line && d.key == key && d.message == message;
+  };
+  if (reported_.Find(hash, same) >= 0) return;
+  reported_.Add(hash, diagnostics_->size());
+  KindCount& k = kinds_[static_cast<size_t>(kind)];
+  if (k.shown++ == 0) k.first = diagnostics_->size();
+  diagnostics_->push_back(
+      Diagnostic{severity, SourceLocation{file_, line}, std::string(key), std::move(message)});
 }
 
-bool Reader::Charge(size_t bytes, const SourceLocation& where, std::string_view key) {
+void Reader::ReportOmitted() {
+  for (const KindCount& k : kinds_)
+    if (k.omitted > 0)  // then some were shown
+      diagnostics_->push_back(OmittedDiagnostic((*diagnostics_)[k.first], k.omitted));
+}
+
+bool Reader::Charge(size_t bytes, unsigned line, std::string_view key) {
   if (!over_budget_ && bytes <= budget_) {
     budget_ -= bytes;
     return true;
   }
-  if (!over_budget_)
-    Report(Kind::kTooMuchBuilt, Severity::kError, where, key,
-           "references and \"$(...)\" substitutions build more than " +
-               std::to_string(budget_total_) + " bytes of keys and values from the " +
-               std::to_string(file_bytes_) + " bytes of the file (the limit is " +
-               std::to_string(kBuiltBytesBase >> 10) + " KiB + " +
-               std::to_string(kBuiltBytesPerByte) + " times the file's size, at most " +
-               std::to_string(kMaxBuiltBytes >> 20) + " MiB), at " + Quote(key) +
-               ": is there a loop?");
+  if (!over_budget_ && !Full(Kind::kTooMuchBuilt))
+    Report(Kind::kTooMuchBuilt, Severity::kError, line, key,
+           Message({"references and \"$(...)\" substitutions build more than ", budget_total_,
+                    " bytes of keys and values from the ", file_bytes_,
+                    " bytes of the file (the limit is ", kBuiltBytesBase >> 10, " KiB + ",
+                    kBuiltBytesPerByte, " times the file's size, at most ",
+                    kMaxBuiltBytes >> 20, " MiB), at ", Quote(key), ": is there a loop?"}));
   over_budget_ = true;
   return false;
-}
-
-// ClosestAttribute() costs an edit distance per supported name: it is
-// remembered per thread, for the same typo in many workers of a file and
-// in the files read after it (a bounded set, emptied when full).
-std::string_view Suggestion(const std::string& attribute) {
-  constexpr size_t kRemembered = 4096;
-  if (attribute.size() > kLongestAttribute + kMaxSuggestionEdits) return {};
-  thread_local std::unordered_map<std::string, std::string_view> remembered;
-  auto found = remembered.find(attribute);
-  if (found != remembered.end()) return found->second;
-  if (remembered.size() >= kRemembered) remembered.clear();
-  return remembered.emplace(attribute, ClosestAttribute(attribute)).first->second;
 }
 
 void Reader::ReadText(std::string_view text) {
   file_bytes_ = text.size();
   budget_ = budget_total_ = BuiltBytesBudget(text.size());
+  text = properties_.Keep(text);  // keys and values are views of it
+  // A key per line at most, and "k=v\n" is 4 bytes: room for that many.
+  const size_t most = std::min(CountLines(text), text.size() / 4 + 1);
+  properties_.Reserve(most);
+  states_.reserve(most);
   unsigned line = 0;
   bool previous_ends_with_backslash = false;
   size_t pos = 0;
@@ -240,13 +466,12 @@ void Reader::ReadText(std::string_view text) {
     std::string_view content = physical;
     if (EndsWith(content, "\n")) content.remove_suffix(1);
     if (EndsWith(content, "\r")) content.remove_suffix(1);
-    SourceLocation where{file_, line};
-    if (content.size() > kFgetsBytes)
-      Report(Kind::kLongLine, Severity::kWarning, where, "",
+    if (content.size() > kFgetsBytes && !Full(Kind::kLongLine))
+      Report(Kind::kLongLine, Severity::kWarning, line, "",
              "line is longer than 8191 bytes: mod_jk reads every 8191 bytes of it "
              "as a line of its own");
-    if (content.find('\0') != std::string_view::npos)
-      Report(Kind::kNulByte, Severity::kWarning, where, "",
+    if (content.find('\0') != std::string_view::npos && !Full(Kind::kNulByte))
+      Report(Kind::kNulByte, Severity::kWarning, line, "",
              "line contains a NUL byte: mod_jk ignores what follows it");
 
     bool ends_with_backslash = false;
@@ -260,7 +485,6 @@ void Reader::ReadText(std::string_view text) {
 // One fgets() buffer: jk_map_read_properties + jk_map_read_property.
 void Reader::ReadPiece(std::string_view piece, unsigned line, bool after_backslash,
                        bool* ends_with_backslash) {
-  SourceLocation where{file_, line};
   piece = piece.substr(0, piece.find('\0'));  // C strings end there
   piece = piece.substr(0, piece.find('#'));
   piece = Trim(piece);
@@ -268,133 +492,175 @@ void Reader::ReadPiece(std::string_view piece, unsigned line, bool after_backsla
 
   size_t equals = piece.find('=');
   if (equals == std::string_view::npos) {
-    std::string message = "line without \"=\" is ignored";
-    if (after_backslash)
-      message += ": the line before ends with \"\\\", but workers.properties has no "
-                 "line continuation";
-    Report(Kind::kNoEquals, Severity::kWarning, where, "", std::move(message));
+    if (Full(Kind::kNoEquals)) return;
+    Report(Kind::kNoEquals, Severity::kWarning, line, "",
+           after_backslash ? "line without \"=\" is ignored: the line before ends with \"\\\", "
+                             "but workers.properties has no line continuation"
+                           : "line without \"=\" is ignored");
     return;
   }
-  std::string key(Trim(piece.substr(0, equals)));
+  std::string_view key = Trim(piece.substr(0, equals));
   std::string_view value = Trim(piece.substr(equals + 1));
   if (key.empty() || value.empty()) return;  // mod_jk skips it, unchecked
   *ends_with_backslash = EndsWith(value, "\\");
 
   if (!IsValidKey(key)) {
     if (Full(Kind::kUnknownAttribute)) return;
-    std::string attribute = SplitWorkerKey(key)->attribute;
-    std::string message = "unknown attribute " + Quote(attribute) + " in " + Quote(key);
-    std::string_view closest = Suggestion(attribute);
-    if (!closest.empty()) message += ", did you mean " + Quote(closest) + "?";
-    Report(Kind::kUnknownAttribute, Severity::kError, where, key, std::move(message));
+    std::string_view attribute = SplitWorkerKey(key)->attribute;
+    std::string_view closest = ClosestAttribute(attribute);
+    Report(Kind::kUnknownAttribute, Severity::kError, line, key,
+           closest.empty()
+               ? Message({"unknown attribute ", Quote(attribute), " in ", Quote(key)})
+               : Message({"unknown attribute ", Quote(attribute), " in ", Quote(key),
+                          ", did you mean ", Quote(closest), "?"}));
     return;
   }
-  CheckKey(key, where);
-  if (*ends_with_backslash && StartsWith(key, "worker."))
-    Report(Kind::kBackslash, Severity::kWarning, where, key,
-           "value of " + Quote(key) + " ends with \"\\\": workers.properties has no line "
-           "continuation, mod_jk keeps the \"\\\" in the value");
-  Store(key, Substitute(value, key, where), where);
+  CheckKey(key, line);
+  if (*ends_with_backslash && StartsWith(key, "worker.") && !Full(Kind::kBackslash))
+    Report(Kind::kBackslash, Severity::kWarning, line, key,
+           Message({"value of ", Quote(key),
+                    " ends with \"\\\": workers.properties has no line continuation, mod_jk "
+                    "keeps the \"\\\" in the value"}));
+  Store(key, Substitute(value, key, line), line);
 }
 
 // Warnings about keys that mod_jk accepts without a word.
-void Reader::CheckKey(std::string_view key, const SourceLocation& where) {
+void Reader::CheckKey(std::string_view key, unsigned line) {
   std::optional<WorkerKey> worker_key = SplitWorkerKey(key);
   if (!worker_key) {
-    std::string lower(key.substr(0, 7));
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lower == "worker.")
-      Report(Kind::kWorkerCase, Severity::kWarning, where, key,
-             Quote(key) + " does not start with \"worker.\" (keys are case-sensitive), so "
-             "mod_jk reads it as a variable: did you mean " +
-                 Quote("worker." + std::string(key.substr(7))) + "?");
+    if (key.size() < 7 || !std::equal(key.begin(), key.begin() + 7, "worker.",
+                                      [](char a, char b) {
+                                        return std::tolower(static_cast<unsigned char>(a)) == b;
+                                      }))
+      return;
+    if (!Full(Kind::kWorkerCase))
+      Report(Kind::kWorkerCase, Severity::kWarning, line, key,
+             Message({Quote(key),
+                      " does not start with \"worker.\" (keys are case-sensitive), so mod_jk "
+                      "reads it as a variable: did you mean ",
+                      Quote("worker." + std::string(key.substr(7))), "?"}));
     return;
   }
-  const std::string& attribute = worker_key->attribute;
-  if (worker_key->worker.empty() && attribute != "list" && attribute != "maintain")
-    Report(Kind::kNoWorkerName, Severity::kWarning, where, key,
-           Quote(key) + " names no worker (expected \"worker.NAME." + attribute +
-               "\"), mod_jk ignores it");
-  if (IsDeprecatedAttribute(attribute)) {
+  const std::string_view attribute = worker_key->attribute;
+  if (worker_key->worker.empty() && attribute != "list" && attribute != "maintain" &&
+      !Full(Kind::kNoWorkerName))
+    Report(Kind::kNoWorkerName, Severity::kWarning, line, key,
+           Message({Quote(key), " names no worker (expected \"worker.NAME.", attribute,
+                    "\"), mod_jk ignores it"}));
+  if (IsDeprecatedAttribute(attribute) && !Full(Kind::kDeprecated)) {
     std::string_view replacement = DeprecatedReplacement(attribute);
-    Report(Kind::kDeprecated, Severity::kWarning, where, key,
+    Report(Kind::kDeprecated, Severity::kWarning, line, key,
            replacement.empty()
-               ? "attribute " + Quote(attribute) + " in " + Quote(key) +
-                     " is deprecated and has no effect"
-               : "attribute " + Quote(attribute) + " in " + Quote(key) +
-                     " is deprecated, use " + Quote(replacement));
+               ? Message({"attribute ", Quote(attribute), " in ", Quote(key),
+                          " is deprecated and has no effect"})
+               : Message({"attribute ", Quote(attribute), " in ", Quote(key),
+                          " is deprecated, use ", Quote(replacement)}));
   }
 }
 
 // $(name) -> the value of an earlier key, else of the environment. The text
-// put in is not scanned again; an unknown name stays as it is.
-std::string Reader::Substitute(std::string_view value, const std::string& key,
-                               const SourceLocation& where) {
-  std::string result(value);
+// put in is not scanned again; an unknown name stays as it is. A value
+// without "$(" is returned as it is, else what it becomes is kept in
+// properties_.
+std::string_view Reader::Substitute(std::string_view value, std::string_view key,
+                                    unsigned line) {
+  if (value.find("$(") == std::string_view::npos) return value;
+  std::string& result = scratch_;
+  result.assign(value);
   size_t start = 0;
   for (int seen = 0;; ++seen) {
     size_t open = result.find("$(", start);
     if (open == std::string::npos) break;
     if (seen == kMaxSubstitutions) {
-      Report(Kind::kTooManySubstitutions, Severity::kWarning, where, key,
-             "more than 21 \"$(\" in the value of " + Quote(key) +
-                 ": mod_jk leaves the rest as it is");
+      if (!Full(Kind::kTooManySubstitutions))
+        Report(Kind::kTooManySubstitutions, Severity::kWarning, line, key,
+               Message({"more than 21 \"$(\" in the value of ", Quote(key),
+                        ": mod_jk leaves the rest as it is"}));
       break;
     }
     size_t close = result.find(')', open);
     if (close == std::string::npos) {
-      Report(Kind::kUnclosedSubstitution, Severity::kWarning, where, key,
-             "\"$(\" without \")\" in the value of " + Quote(key) + ", kept as it is");
+      if (!Full(Kind::kUnclosedSubstitution))
+        Report(Kind::kUnclosedSubstitution, Severity::kWarning, line, key,
+               Message({"\"$(\" without \")\" in the value of ", Quote(key), ", kept as it is"}));
       break;
     }
     std::string name = result.substr(open + 2, close - open - 2);
-    std::optional<std::string> replacement;
-    if (const Property* p = properties_.Find(name)) replacement = p->value;
-    else if (env_) replacement = env_(name);
-    if (!replacement) {
-      Report(Kind::kUndefinedVariable, Severity::kWarning, where, key,
-             Quote("$(" + name + ")") + " in the value of " + Quote(key) +
-                 " is not defined before this line nor in the environment, mod_jk "
-                 "keeps it as it is");
+    std::optional<std::string> from_env;
+    std::string_view replacement;
+    if (const Property* p = properties_.Find(name)) {
+      replacement = p->value;
+    } else if (env_ && (from_env = env_(name))) {
+      replacement = *from_env;
+    } else {
+      if (!Full(Kind::kUndefinedVariable))
+        Report(Kind::kUndefinedVariable, Severity::kWarning, line, key,
+               Message({Quote("$(" + name + ")"), " in the value of ", Quote(key),
+                        " is not defined before this line nor in the environment, mod_jk "
+                        "keeps it as it is"}));
       start = close;
       continue;
     }
-    if (!Charge(replacement->size(), where, key)) break;
-    result.replace(open, close + 1 - open, *replacement);
-    start = open + replacement->size();
+    if (!Charge(replacement.size(), line, key)) break;
+    result.replace(open, close + 1 - open, replacement);
+    start = open + replacement.size();
   }
-  return result;
+  return properties_.Keep(result);
 }
 
-void Reader::Store(const std::string& key, const std::string& value,
-                   const SourceLocation& where) {
+void Reader::Add(const Property& property) {
+  properties_.Add(property);
+  states_.emplace_back();
+  if (prefixes_made_)
+    prefixes_.AddKey(property.key, static_cast<std::uint32_t>(states_.size() - 1));
+}
+
+void Reader::Store(std::string_view key, std::string_view value, unsigned line) {
   Property* old = properties_.FindMutable(key);
   if (old == nullptr) {
-    properties_.Add(Property{key, value, where, ""});
+    Add(Property{key, value, line, {}});
     return;
   }
   DuplicateRule rule = DuplicateRuleFor(key);
   if (rule == DuplicateRule::kReplace) {
     if (!Full(Kind::kDuplicateReplaced))
-      Report(Kind::kDuplicateReplaced, Severity::kWarning, where, key,
-             "duplicate " + Quote(key) + ": the value " + Quote(old->value) + " of line " +
-                 std::to_string(old->where.line) + " is replaced by " + Quote(value));
+      Report(Kind::kDuplicateReplaced, Severity::kWarning, line, key,
+             Message({"duplicate ", Quote(key), ": the value ", Quote(old->value), " of line ",
+                      old->line, " is replaced by ", Quote(value)}));
     old->value = value;
+    states_[IndexOf(*old)].room = 0;
   } else {
-    old->value += JoinSeparator(rule);
-    old->value += value;
+    Join(old, JoinSeparator(rule), value);
     if (rule != DuplicateRule::kJoinList && !Full(Kind::kDuplicateJoined)) {
-      std::string message = "duplicate " + Quote(key) + " (first set on line " +
-                            std::to_string(old->where.line) +
-                            "): mod_jk does not replace the value, it joins both into " +
-                            Quote(old->value);
-      if (EndsWith(key, ".balanced_workers"))
-        message += ", a single member name: use \"balance_workers\", which can be repeated";
-      Report(Kind::kDuplicateJoined, Severity::kWarning, where, key, std::move(message));
+      Report(Kind::kDuplicateJoined, Severity::kWarning, line, key,
+             Message({"duplicate ", Quote(key), " (first set on line ", old->line,
+                      "): mod_jk does not replace the value, it joins both into ",
+                      Quote(old->value),
+                      EndsWith(key, ".balanced_workers")
+                          ? ", a single member name: use \"balance_workers\", which can be "
+                            "repeated"
+                          : ""}));
     }
   }
-  old->where = where;
+  old->line = line;
+}
+
+// old value + separator + value, grown in place when it owns the room (a
+// key repeated n times costs in proportion to its final value, not n times).
+void Reader::Join(Property* p, char separator, std::string_view value) {
+  EntryState& state = states_[IndexOf(*p)];
+  const size_t size = p->value.size() + 1 + value.size();
+  char* bytes;
+  if (size <= state.room) {
+    bytes = const_cast<char*>(p->value.data());  // from Properties::Allocate(), p's own
+  } else {
+    state.room = 2 * size;
+    bytes = properties_.Allocate(state.room);
+    CopyBytes(bytes, p->value);
+  }
+  bytes[p->value.size()] = separator;
+  CopyBytes(bytes + p->value.size() + 1, value);
+  p->value = std::string_view(bytes, size);
 }
 
 // jk_map_resolve_references, run once after the whole file is read: for
@@ -403,84 +669,127 @@ void Reader::Store(const std::string& key, const std::string& value,
 void Reader::ResolveReferences() {
   for (size_t i = 0; i < properties_.entries().size(); ++i) {
     if (over_budget_ || too_many_keys_) return;  // the file is refused anyway
-    const Property& p = properties_.entries()[i];
-    if (!StartsWith(p.key, "worker.") || !EndsWith(p.key, kReference)) continue;
-    if (spent_.count(p.key)) continue;
-    Property start = p;  // a copy: entries() grows while resolving
+    const Property start = properties_.entries()[i];  // entries() grows while resolving
+    if (!StartsWith(start.key, "worker.") || !EndsWith(start.key, kReference)) continue;
+    if (states_[i].spent) continue;
     ResolveChain(start.key.substr(0, start.key.size() - kReference.size()), 1, start);
   }
 }
 
 // Makes `prefix`.* complete: first what `prefix`.reference points to, then
 // the copy. `depth` counts like mod_jk's: its limit allows 19 hops.
-bool Reader::ResolveChain(const std::string& prefix, int depth, const Property& start) {
+bool Reader::ResolveChain(std::string_view prefix, int depth, const Property& start) {
   if (depth > kMaxReferenceDepth) {
-    Report(Kind::kReferenceTooDeep, Severity::kError, start.where, start.key,
-           "references starting at " + Quote(start.key) + " nest more than 20 levels "
-           "deep (mod_jk's limit): is there a loop?");
+    if (!Full(Kind::kReferenceTooDeep))
+      Report(Kind::kReferenceTooDeep, Severity::kError, start.line, start.key,
+             Message({"references starting at ", Quote(start.key),
+                      " nest more than 20 levels deep (mod_jk's limit): is there a loop?"}));
     return false;
   }
-  if (resolved_.count(prefix)) return true;  // copying again would add nothing
-  const Property* found = properties_.Find(prefix + std::string(kReference));
-  if (found == nullptr || spent_.count(found->key)) return true;
-  Property reference = *found;
+  const Property* found = properties_.Find({prefix, kReference});
+  if (found == nullptr) return true;
+  const size_t index = IndexOf(*found);
+  // Resolved: copying again would add nothing.
+  if (states_[index].resolved || states_[index].spent) return true;
+  const Property reference = *found;
   if (!ResolveChain(reference.value, depth + 1, start)) return false;
-  if (!Inherit(reference, prefix + ".")) return false;
-  resolved_.insert(prefix);
+  if (!Inherit(reference, prefix)) return false;
+  states_[index].resolved = true;
   return true;
 }
 
-// jk_map_inherit_properties: copies `reference.value`.* to `to`*, keeping
+// The prefixes are the values of the keys ending in ".reference" (the keys
+// a reference copies), and "worker." + each (for "did you mean").
+void Reader::IndexPrefixes() {
+  if (prefixes_made_) return;
+  const std::vector<Property>& entries = properties_.entries();
+  for (const Property& p : entries) {
+    if (!EndsWith(p.key, kReference)) continue;
+    prefixes_.AddPrefix(p.value);
+    if (!StartsWith(p.value, "worker."))
+      prefixes_.AddPrefix(properties_.Keep(Message({"worker.", p.value})));
+  }
+  for (size_t i = 0; i < entries.size(); ++i)
+    prefixes_.AddKey(entries[i].key, static_cast<std::uint32_t>(i));
+  prefixes_made_ = true;
+}
+
+void Reader::KeysUnder(std::string_view prefix, std::vector<std::uint32_t>* found) {
+  IndexPrefixes();
+  if (prefixes_.KeysUnder(prefix, found)) return;
+  // Not a prefix of the index (the index has every prefix references ask
+  // for): looked for in every key.
+  found->clear();
+  const std::vector<Property>& entries = properties_.entries();
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].key.size() > prefix.size() && StartsWith(entries[i].key, prefix) &&
+        entries[i].key[prefix.size()] == '.')
+      found->push_back(static_cast<std::uint32_t>(i));
+}
+
+// jk_map_inherit_properties: copies `reference.value`.* to `to`.*, keeping
 // what `to` already has.
-bool Reader::Inherit(const Property& reference, const std::string& to) {
-  std::string from = reference.value + ".";
-  std::vector<size_t> sources = properties_.WithPrefix(from);
+bool Reader::Inherit(const Property& reference, std::string_view to) {
+  std::vector<std::uint32_t>& sources = sources_;
+  KeysUnder(reference.value, &sources);
   if (sources.empty()) {
-    std::string message = "reference " + Quote(reference.value) + " in " +
-                          Quote(reference.key) + " matches no key (\"" + from + "*\")";
-    if (EndsWith(reference.value, "."))
+    if (Full(Kind::kReferenceMatchesNothing)) return false;
+    std::string message = Message({"reference ", Quote(reference.value), " in ",
+                                   Quote(reference.key), " matches no key (\"",
+                                   reference.value, ".*\")"});
+    if (EndsWith(reference.value, ".")) {
       message += ": write the prefix without the trailing \".\"";
-    else if (!StartsWith(reference.value, "worker.") &&
-             !properties_.WithPrefix("worker." + from).empty())
-      message += ", did you mean " + Quote("worker." + reference.value) + "?";
-    Report(Kind::kReferenceMatchesNothing, Severity::kError, reference.where, reference.key,
+    } else if (!StartsWith(reference.value, "worker.")) {
+      const std::string with_worker = Message({"worker.", reference.value});
+      KeysUnder(with_worker, &sources);
+      if (!sources.empty()) message += Message({", did you mean ", Quote(with_worker), "?"});
+    }
+    Report(Kind::kReferenceMatchesNothing, Severity::kError, reference.line, reference.key,
            std::move(message));
     return false;
   }
   // Every key looked at counts, copied or not: a reference to a prefix that
   // most keys share, resolved again and again, is work even when few keys
   // are new.
-  if (!Charge(sources.size() * kLookedAtBytes, reference.where, reference.key)) return false;
-  for (size_t index : sources) {
+  if (!Charge(sources.size() * kLookedAtBytes, reference.line, reference.key)) return false;
+  const size_t from_size = reference.value.size() + 1;  // with its '.'
+  for (std::uint32_t index : sources) {
+    // properties_ grows below: a copy of the source (its views stay valid).
+    const Property source = properties_.entries()[index];
     // Worker "a.b" referencing worker.a must not copy worker.a.b.* into
     // worker.a.b.b.*: mod_jk does, and then copies its copies forever.
-    if (StartsWith(properties_.entries()[index].key, to)) continue;
-    std::string key = to + properties_.entries()[index].key.substr(from.size());
-    if (properties_.Find(key) != nullptr) continue;
+    if (source.key.size() > to.size() && StartsWith(source.key, to) &&
+        source.key[to.size()] == '.')
+      continue;
+    const std::string_view rest = source.key.substr(from_size);
+    if (properties_.Find({to, ".", rest}) != nullptr) continue;
     if (properties_.entries().size() >= kMaxEntries) {
-      Report(Kind::kTooManyKeys, Severity::kError, reference.where, reference.key,
-             "references in " + Quote(reference.key) + " create too many keys");
+      if (!Full(Kind::kTooManyKeys))
+        Report(Kind::kTooManyKeys, Severity::kError, reference.line, reference.key,
+               Message({"references in ", Quote(reference.key), " create too many keys"}));
       too_many_keys_ = true;
       return false;
     }
-    // properties_ grows below: copy the source first.
-    Property source = properties_.entries()[index];
-    if (!Charge(key.size() + source.value.size(), reference.where, reference.key)) return false;
+    const size_t key_size = to.size() + 1 + rest.size();
+    if (!Charge(key_size + source.value.size(), reference.line, reference.key)) return false;
+    char* bytes = properties_.Allocate(key_size);
+    *CopyBytes(bytes, to) = '.';
+    CopyBytes(bytes + to.size() + 1, rest);
+    const std::string_view key(bytes, key_size);
     if (!IsValidKey(key) && !Full(Kind::kInheritedUnsupported))
-      Report(Kind::kInheritedUnsupported, Severity::kWarning, source.where, key,
-             Quote(key) + " inherited from " + Quote(source.key) +
-                 " is not a supported attribute, mod_jk ignores it");
-    std::string origin = source.inherited_from.empty() ? source.key : source.inherited_from;
+      Report(Kind::kInheritedUnsupported, Severity::kWarning, source.line, key,
+             Message({Quote(key), " inherited from ", Quote(source.key),
+                      " is not a supported attribute, mod_jk ignores it"}));
+    std::string_view origin = source.inherited_from.empty() ? source.key : source.inherited_from;
     // A copy of a reference already resolved is spent, as in mod_jk (whose
     // copy holds NULL by then). Resolving it would copy the reference it came
     // from once more, one level deeper each time, until memory runs out
     // (found by fuzzing: t/unit/fuzz_regression_test.cc).
-    if (EndsWith(source.key, kReference) &&
-        (spent_.count(source.key) ||
-         resolved_.count(source.key.substr(0, source.key.size() - kReference.size()))))
-      spent_.insert(key);
-    properties_.Add(Property{std::move(key), std::move(source.value), std::move(source.where),
-                             std::move(origin)});
+    const bool spent = EndsWith(source.key, kReference) &&
+                       (states_[index].spent || states_[index].resolved);
+    // The value is the source's: it no longer changes once the file is read.
+    Add(Property{key, source.value, source.line, origin});
+    states_.back().spent = spent;
   }
   return true;
 }

@@ -22,10 +22,11 @@
 #ifndef STICKY_PROPERTIES_H
 #define STICKY_PROPERTIES_H
 
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <functional>
-#include <map>
 #include <vector>
 
 #include "config.h"
@@ -33,30 +34,58 @@
 
 namespace sticky {
 
-// One key with its final value.
+// One key with its final value. The views point into the Properties that
+// holds the key (its copy of the text, or what references, substitutions
+// and repeated keys built) and live as long as it does.
 struct Property {
-  std::string key;
-  std::string value;
-  SourceLocation where;        // the line that set or last extended the value
-  std::string inherited_from;  // set for keys copied by `reference`: the key copied
+  std::string_view key;
+  std::string_view value;
+  unsigned line = 0;                // the line that set or last extended the value
+  std::string_view inherited_from;  // set for keys copied by `reference`: the key copied
 };
 
-// The map, in order of first definition (as mod_jk keeps it).
+// The map, in order of first definition (as mod_jk keeps it). A Properties
+// is read once, by one thread; moving it keeps the views of its entries.
 class Properties {
  public:
+  Properties();
+  ~Properties();
+  Properties(Properties&& other) noexcept;
+  Properties& operator=(Properties&& other) noexcept;
+
   const Property* Find(std::string_view key) const;
+  // The key that is `pieces` one after the other ({"worker.", name, ".port"}),
+  // found without making it.
+  const Property* Find(std::initializer_list<std::string_view> pieces) const;
   const std::vector<Property>& entries() const { return entries_; }
 
+  // For the reader.
+  // Room for `entries` entries (an estimate: more can be added).
+  void Reserve(size_t entries);
   Property* FindMutable(std::string_view key);
-  void Add(Property property);
-  // Indexes into entries() of the keys starting with `prefix`, in order.
-  std::vector<size_t> WithPrefix(std::string_view prefix) const;
+  // REQUIRES: no entry has `property.key`; its views point into this
+  // Properties (Keep, Allocate) or into something that outlives it.
+  void Add(const Property& property);
+  // A copy of `text` that lives as long as this Properties.
+  std::string_view Keep(std::string_view text);
+  // `size` bytes that live as long as this Properties.
+  char* Allocate(size_t size);
 
  private:
+  struct Storage;
+  struct Slot {
+    std::uint32_t entry_plus_one = 0;  // 0: empty
+    std::uint32_t hash = 0;
+  };
+
+  void Grow();
+
   std::vector<Property> entries_;
-  // Ordered (WithPrefix is a range); std::less<> finds a string_view
-  // without making a std::string of it.
-  std::map<std::string, size_t, std::less<>> index_;
+  // Open addressing over entries_ (linear probing, at most half full): a
+  // lookup hashes the key once and compares one key, and adding a key
+  // allocates nothing but the table's growth.
+  std::vector<Slot> slots_;
+  std::unique_ptr<Storage> storage_;  // on the heap: the views survive moves
 };
 
 // A workers file larger than this is refused (mod_jk reads any size; no
@@ -70,9 +99,23 @@ inline constexpr size_t kMaxDiagnosticsOfAKind = 100;
 // What references and $(name) substitutions may add to the keys and values
 // of a file of `file_bytes` bytes: kBuiltBytesBase + kBuiltBytesPerByte x
 // its size, at most kMaxBuiltBytes (a loop or an exponential chain of
-// substitutions would otherwise take any time and memory).
-inline constexpr size_t kBuiltBytesBase = size_t{64} << 10;
-inline constexpr size_t kBuiltBytesPerByte = 128;
+// substitutions would otherwise take any time and memory). A key copied by
+// a reference counts its key and value, and every key a reference looks at
+// 32 bytes more.
+//
+// What real files build: mod_jk's example files at most 2.3 times their
+// size, a 1,000-worker file with a 4-key template 1.2 times. A template
+// makes the most of it when its workers have nothing of their own: each
+// "worker.N.reference=worker.T" line (with its balance_workers line, some 64
+// bytes) then builds about 70 bytes per key of the template, so the file
+// builds about as many times its size as the template has keys: 10 times
+// for 10 keys, 28 times for 30 (t/unit/config_limits_test.cc, 2,000 such
+// workers). A worker with its own host or port line builds a third less.
+// A template with every attribute mod_jk reads for an AJP worker (about 40)
+// and workers with a host of their own build 26 to 28 times their size.
+// Hence 32 times, plus 16 KiB so that a small file never comes near it.
+inline constexpr size_t kBuiltBytesBase = size_t{16} << 10;
+inline constexpr size_t kBuiltBytesPerByte = 32;
 inline constexpr size_t kMaxBuiltBytes = size_t{256} << 20;
 size_t BuiltBytesBudget(size_t file_bytes);
 

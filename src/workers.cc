@@ -2,58 +2,74 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
-#include <set>
+#include <optional>
 #include <string_view>
 
 #include "attributes.h"
+#include "hash_index.h"
+#include "message.h"
 #include "values.h"
 
 namespace sticky {
 
 namespace {
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+Quoted Quote(std::string_view s) { return Quoted(s); }
 
 // The key that really is in the file: for an inherited key, the template's.
-const std::string& OriginalKey(const Property& p) {
+std::string_view OriginalKey(const Property& p) {
   return p.inherited_from.empty() ? p.key : p.inherited_from;
 }
 
 // "worker.n1.port", or "worker.n1.port" (inherited from "worker.t.port").
 std::string Describe(const Property& p) {
-  if (p.inherited_from.empty()) return Quote(p.key);
-  return Quote(p.key) + " (inherited from " + Quote(p.inherited_from) + ")";
+  if (p.inherited_from.empty()) return Message({Quote(p.key)});
+  return Message({Quote(p.key), " (inherited from ", Quote(p.inherited_from), ")"});
 }
 
 void Report(const WorkerContext& context, Severity severity, const SourceLocation& where,
-            const std::string& key, std::string message) {
-  context.diagnostics->push_back(Diagnostic{severity, where, key, std::move(message)});
+            std::string_view key, std::string message) {
+  context.diagnostics->push_back(
+      Diagnostic{severity, where, std::string(key), std::move(message)});
+}
+
+SourceLocation Where(const WorkerContext& context, const Property& p) {
+  return SourceLocation{context.file, p.line};
 }
 
 // Reads the attributes of one worker, with a diagnostic for every value
 // that is not what it should be. ok() is false once an error was reported.
 class AttributeReader {
  public:
-  AttributeReader(const WorkerContext& context, const std::string& worker)
-      : context_(context), worker_(worker) {}
+  AttributeReader(const WorkerContext& context, std::string_view worker)
+      : context_(context), worker_(worker), keys_(context.keys.Of(worker)) {}
 
+  // A worker has a few keys: looking through them is quicker than hashing
+  // "worker.NAME.attribute" (a reader asks for some 50 attributes).
   const Property* Find(std::string_view attribute) const {
-    key_.assign("worker.").append(worker_).append(".").append(attribute);
-    return context_.properties.Find(key_);
+    if (keys_.last - keys_.first > kMostKeysLookedThrough)
+      return context_.properties.Find({"worker.", worker_, ".", attribute});
+    // Each key is "worker." + worker_ + "." + an attribute without a '.'.
+    const size_t prefix = 7 + worker_.size() + 1;
+    for (std::uint32_t index : keys_) {
+      const Property& p = context_.properties.entries()[index];
+      if (p.key.size() == prefix + attribute.size() && p.key.substr(prefix) == attribute)
+        return &p;
+    }
+    return nullptr;
   }
 
-  std::string String(std::string_view attribute, const std::string& default_value) {
+  std::string String(std::string_view attribute, std::string_view default_value) {
     const Property* p = Find(attribute);
-    return p ? p->value : default_value;
+    return std::string(p ? p->value : default_value);
   }
 
   // A string mod_jk keeps in shared memory: at most kMaxNameLength bytes.
-  std::string ShortString(std::string_view attribute, const std::string& default_value) {
+  std::string ShortString(std::string_view attribute, std::string_view default_value) {
     const Property* p = Find(attribute);
-    if (p == nullptr) return default_value;
+    if (p == nullptr) return std::string(default_value);
     CheckLength(*p, attribute);
-    return p->value;
+    return std::string(p->value);
   }
 
   int Int(std::string_view attribute, int default_value) {
@@ -69,9 +85,8 @@ class AttributeReader {
   int AtLeast(std::string_view attribute, int default_value, int minimum) {
     int value = Int(attribute, default_value);
     if (value >= minimum) return value;
-    Warning(*Find(attribute), Describe(*Find(attribute)) + " is " + std::to_string(value) +
-                                  ", below the minimum: mod_jk uses " +
-                                  std::to_string(minimum));
+    Warning(*Find(attribute), Message({Describe(*Find(attribute)), " is ", value,
+                                       ", below the minimum: mod_jk uses ", minimum}));
     return minimum;
   }
 
@@ -96,54 +111,53 @@ class AttributeReader {
 
   void CheckLength(const Property& p, std::string_view what) {
     if (p.value.size() <= kMaxNameLength) return;
-    Error(p, std::string(what) + " " + Quote(p.value) + " in " + Describe(p) + " is " +
-                 std::to_string(p.value.size()) + " bytes long, mod_jk allows at most " +
-                 std::to_string(kMaxNameLength));
+    Error(p, Message({what, " ", Quote(p.value), " in ", Describe(p), " is ", p.value.size(),
+                      " bytes long, mod_jk allows at most ", kMaxNameLength}));
   }
 
   void Invalid(const Property& p, const std::string& problem) {
-    Warning(p, "invalid value " + Quote(p.value) + " in " + Describe(p) + ": " + problem);
+    Warning(p, Message({"invalid value ", Quote(p.value), " in ", Describe(p), ": ", problem}));
   }
 
   void Warning(const Property& p, std::string message) {
-    Report(context_, Severity::kWarning, p.where, p.key, std::move(message));
+    Report(context_, Severity::kWarning, Where(context_, p), p.key, std::move(message));
   }
 
   void Error(const Property& p, std::string message) {
-    Report(context_, Severity::kError, p.where, p.key, std::move(message));
+    Report(context_, Severity::kError, Where(context_, p), p.key, std::move(message));
     ok_ = false;
   }
 
   bool ok() const { return ok_; }
 
  private:
-  mutable std::string key_;  // Find()'s key, reused: it runs for every attribute of every worker
+  static constexpr std::ptrdiff_t kMostKeysLookedThrough = 32;
+
   const WorkerContext& context_;
-  const std::string& worker_;
+  const std::string_view worker_;
+  const WorkerKeys::Range keys_;
   bool ok_ = true;
 };
 
-bool CheckNameLength(const WorkerContext& context, const std::string& name) {
+bool CheckNameLength(const WorkerContext& context, std::string_view name) {
   if (name.size() <= kMaxNameLength) return true;
   Report(context, Severity::kError, WorkerLocation(context, name), "",
-         "worker name " + Quote(name) + " is " + std::to_string(name.size()) +
-             " bytes long, mod_jk allows at most " + std::to_string(kMaxNameLength));
+         Message({"worker name ", Quote(name), " is ", name.size(),
+                  " bytes long, mod_jk allows at most ", kMaxNameLength}));
   return false;
 }
 
 // Keeps the attributes nginx does not use in *unused, with a notice each.
-void CollectUnused(const WorkerContext& context, const std::string& name, WorkerType type,
+void CollectUnused(const WorkerContext& context, std::string_view name, WorkerType type,
                    std::vector<std::pair<std::string, std::string>>* unused) {
-  auto keys = context.keys.find(name);
-  if (keys == context.keys.end()) return;
-  for (size_t index : keys->second) {
+  for (size_t index : context.keys.Of(name)) {
     const Property& p = context.properties.entries()[index];
-    std::string attribute = SplitWorkerKey(p.key)->attribute;
+    std::string_view attribute = SplitWorkerKey(p.key)->attribute;
     if (!IsUnusedByNginx(attribute, type)) continue;
-    unused->emplace_back(attribute, p.value);
-    if (context.reported->emplace(p.where.line, OriginalKey(p)).second)
-      Report(context, Severity::kNotice, p.where, OriginalKey(p),
-             Quote(OriginalKey(p)) + " is not used by nginx");
+    unused->emplace_back(std::string(attribute), std::string(p.value));
+    if (context.reported->Add(p.line, OriginalKey(p)))
+      Report(context, Severity::kNotice, Where(context, p), OriginalKey(p),
+             Message({Quote(OriginalKey(p)), " is not used by nginx"}));
   }
 }
 
@@ -155,7 +169,7 @@ constexpr int kPingInterval = 4;
 // jk_ajp_get_cping_mode: C, P and I (any case) add their bit, A (any case)
 // means all three and ends the scan; other characters are skipped. Sets
 // *problem when there are such characters.
-int ParsePingMode(const std::string& mode, std::string* problem) {
+int ParsePingMode(std::string_view mode, std::string* problem) {
   int bits = 0;
   std::string ignored;
   for (char c : mode) {
@@ -171,7 +185,7 @@ int ParsePingMode(const std::string& mode, std::string* problem) {
     break;  // 'A'
   }
   if (!ignored.empty())
-    *problem = "mod_jk ignores " + Quote(ignored) + " (the letters are C, P, I and A)";
+    *problem = Message({"mod_jk ignores ", Quote(ignored), " (the letters are C, P, I and A)"});
   return bits;
 }
 
@@ -191,7 +205,7 @@ int ModJkPacketSize(int written) {
 // `lb` is the lb worker it is a member of, or empty for a worker of
 // worker.list used on its own. The name, its definition and its type are
 // already checked.
-bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const std::string& lb,
+bool ReadAjpWorker(const WorkerContext& context, std::string_view name, std::string_view lb,
                    WorkerType type, Member* m) {
   AttributeReader r(context, name);
   m->type = WorkerTypeName(context, name);
@@ -199,22 +213,22 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
   if (type == WorkerType::kAjp14) {
     if (r.Find("secretkey") == nullptr) {
       Report(context, Severity::kError, m->where, "",
-             "ajp14 worker " + Quote(name) + " has no \"worker." + name +
-                 ".secretkey\", which mod_jk requires");
+             Message({"ajp14 worker ", Quote(name), " has no \"worker.", name,
+                      ".secretkey\", which mod_jk requires"}));
       ok = false;
     }
     const Property* type_key = r.Find("type");
-    Report(context, Severity::kNotice, type_key->where, OriginalKey(*type_key),
-           "ajp14 worker " + Quote(name) + " is spoken to as ajp13: mod_jk's ajp14 adds a "
-           "login handshake that Tomcat no longer implements, so its \"secretkey\" is not "
-           "used");
+    Report(context, Severity::kNotice, Where(context, *type_key), OriginalKey(*type_key),
+           Message({"ajp14 worker ", Quote(name),
+                    " is spoken to as ajp13: mod_jk's ajp14 adds a login handshake that Tomcat "
+                    "no longer implements, so its \"secretkey\" is not used"}));
   }
 
   m->host = r.ShortString("host", "localhost");
   m->port = r.Int("port", type == WorkerType::kAjp14 ? 8011 : 8009);
   if (m->port < 0 || m->port > 65535)
-    r.Error(*r.Find("port"), "port " + std::to_string(m->port) + " in " +
-                                 Describe(*r.Find("port")) + " is not between 0 and 65535");
+    r.Error(*r.Find("port"), Message({"port ", m->port, " in ", Describe(*r.Find("port")),
+                                      " is not between 0 and 65535"}));
   m->lbfactor = r.AtLeast("lbfactor", 1, 1);
   if (r.Find("route")) m->route = r.ShortString("route", name);
   else m->route = r.ShortString("jvm_route", name);
@@ -229,10 +243,10 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
   else if (r.Bool("disabled", false)) m->activation = Activation::kDisabled;
   if (m->port == 0 && m->activation != Activation::kStopped) {
     r.Warning(*r.Find("port"),
-              "port 0 in " + Describe(*r.Find("port")) +
-                  (lb.empty() ? ": worker " + Quote(name) +
-                                    " cannot be reached, nginx sets it to Stopped"
-                              : ": mod_jk sets member " + Quote(name) + " to Stopped"));
+              lb.empty() ? Message({"port 0 in ", Describe(*r.Find("port")), ": worker ",
+                                    Quote(name), " cannot be reached, nginx sets it to Stopped"})
+                         : Message({"port 0 in ", Describe(*r.Find("port")),
+                                    ": mod_jk sets member ", Quote(name), " to Stopped"}));
     m->activation = Activation::kStopped;
   }
 
@@ -244,8 +258,8 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
       if (problem.empty() && code >= 100 && code <= 599)
         m->fail_on_status.push_back(status);
       else
-        r.Warning(*p, "invalid status " + Quote(word) + " in " + Describe(*p) +
-                          ": not an HTTP status code (or its negative), ignored");
+        r.Warning(*p, Message({"invalid status ", Quote(word), " in ", Describe(*p),
+                               ": not an HTTP status code (or its negative), ignored"}));
     }
   }
 
@@ -279,14 +293,14 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
     int written = r.Int("max_packet_size", 8192);
     m->max_packet_size = ModJkPacketSize(written);
     if (m->max_packet_size != written)
-      r.Warning(*p, Describe(*p) + " is " + std::to_string(written) +
-                        (written > 65536 && m->max_packet_size != 65536
-                             ? ", so large that mod_jk's rounding overflows"
-                         : written > 65536 ? ", above the maximum"
-                         : written < 8192  ? ", below the minimum"
-                                           : ", not a multiple of 1024") +
-                        ": mod_jk uses " + std::to_string(m->max_packet_size) +
-                        " (Tomcat's packetSize must match)");
+      r.Warning(*p, Message({Describe(*p), " is ", written,
+                             written > 65536 && m->max_packet_size != 65536
+                                 ? ", so large that mod_jk's rounding overflows"
+                             : written > 65536 ? ", above the maximum"
+                             : written < 8192  ? ", below the minimum"
+                                               : ", not a multiple of 1024",
+                             ": mod_jk uses ", m->max_packet_size,
+                             " (Tomcat's packetSize must match)"}));
   }
 
   // jk_get_worker_cache_size: connection_pool_size when it is >= 0, else
@@ -298,9 +312,10 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
     m->pool_size = r.Int("cachesize", -1);
   }
   if (m->pool_size == 0)
-    r.Warning(*pool_key, Describe(*pool_key) + " is 0: mod_jk would have no connection for " +
-                             Quote(name) + ", so every request to it would fail; nginx uses "
-                             "its default pool size");
+    r.Warning(*pool_key, Message({Describe(*pool_key), " is 0: mod_jk would have no connection for ",
+                                  Quote(name),
+                                  ", so every request to it would fail; nginx uses its default "
+                                  "pool size"}));
   if (m->pool_size < 0) m->pool_size = -1;
   m->pool_minsize = r.Int("connection_pool_minsize", m->pool_size > 0
                                                          ? (m->pool_size + 1) / 2 : -1);
@@ -314,15 +329,15 @@ bool ReadAjpWorker(const WorkerContext& context, const std::string& name, const 
 }
 
 // One member of lb worker `lb`, listed in `list` (its balance_workers key).
-bool BuildMember(const WorkerContext& context, const std::string& name, const std::string& lb,
+bool BuildMember(const WorkerContext& context, std::string_view name, std::string_view lb,
                  const Property& list, Member* m) {
   m->name = name;
-  m->where = IsDefined(context, name) ? WorkerLocation(context, name) : list.where;
+  m->where = IsDefined(context, name) ? WorkerLocation(context, name) : Where(context, list);
   if (!IsDefined(context, name)) {
     // mod_jk would make it an ajp13 worker for localhost:8009: a typo, surely.
-    Report(context, Severity::kError, list.where, list.key,
-           "member " + Quote(name) + " of lb worker " + Quote(lb) + " in " + Describe(list) +
-               " is not defined: there is no \"worker." + name + ".*\" key");
+    Report(context, Severity::kError, Where(context, list), list.key,
+           Message({"member ", Quote(name), " of lb worker ", Quote(lb), " in ", Describe(list),
+                    " is not defined: there is no \"worker.", name, ".*\" key"}));
     return false;
   }
   if (!CheckNameLength(context, name)) return false;
@@ -331,17 +346,17 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
   m->type = WorkerTypeName(context, name);
   WorkerType type = ParseWorkerType(m->type);
   const Property* type_key = r.Find("type");
-  SourceLocation type_where = type_key ? type_key->where : m->where;
+  SourceLocation type_where = type_key ? Where(context, *type_key) : m->where;
   if (type == WorkerType::kUnknown) {
     Report(context, Severity::kError, type_where, type_key->key,
-           "unknown type " + Quote(m->type) + " in " + Describe(*type_key) +
-               " (ajp13, ajp14, lb or status)");
+           Message({"unknown type ", Quote(m->type), " in ", Describe(*type_key),
+                    " (ajp13, ajp14, lb or status)"}));
     return false;
   }
   if (type != WorkerType::kAjp13 && type != WorkerType::kAjp14) {
-    Report(context, Severity::kError, type_where, type_key ? type_key->key : "",
-           "member " + Quote(name) + " of lb worker " + Quote(lb) + " has type " +
-               Quote(m->type) + ": lb members must be ajp13 or ajp14 workers");
+    Report(context, Severity::kError, type_where, type_key ? type_key->key : std::string_view(),
+           Message({"member ", Quote(name), " of lb worker ", Quote(lb), " has type ",
+                    Quote(m->type), ": lb members must be ajp13 or ajp14 workers"}));
     return false;
   }
   return ReadAjpWorker(context, name, lb, type, m);
@@ -350,31 +365,91 @@ bool BuildMember(const WorkerContext& context, const std::string& name, const st
 // Where a member's route came from, for the duplicate-route message.
 SourceLocation RouteLocation(const WorkerContext& context, const Member& m) {
   AttributeReader r(context, m.name);
-  if (const Property* p = r.Find("route")) return p->where;
-  if (const Property* p = r.Find("jvm_route")) return p->where;
+  if (const Property* p = r.Find("route")) return Where(context, *p);
+  if (const Property* p = r.Find("jvm_route")) return Where(context, *p);
   return m.where;
 }
 
 }  // namespace
 
-std::string WorkerTypeName(const WorkerContext& context, const std::string& name) {
-  const Property* p = context.properties.Find("worker." + name + ".type");
+WorkerKeys::WorkerKeys(const Properties& properties) {
+  const std::vector<Property>& entries = properties.entries();
+  // The worker of each key (-1: none), numbered in order of first key.
+  std::vector<std::int32_t> worker_of(entries.size(), -1);
+  std::vector<std::uint32_t> counts;
+  names_.reserve(entries.size() / 4 + 4);  // a few keys per worker
+  counts.reserve(entries.size() / 4 + 4);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    std::optional<WorkerKey> key = SplitWorkerKey(entries[i].key);
+    if (!key || key->worker.empty()) continue;
+    size_t slot;
+    std::ptrdiff_t n = Find(key->worker, &slot);
+    if (n < 0) {
+      n = static_cast<std::ptrdiff_t>(names_.size());
+      names_.push_back(key->worker);
+      counts.push_back(0);
+      if (2 * names_.size() > slots_.size()) Rehash();  // places this one too
+      else slots_[slot] = static_cast<std::uint32_t>(n + 1);
+    }
+    worker_of[i] = static_cast<std::int32_t>(n);
+    ++counts[static_cast<size_t>(n)];
+  }
+  // Each worker's keys in map order, one worker after the other.
+  starts_.assign(names_.size() + 1, 0);
+  for (size_t n = 0; n < names_.size(); ++n) starts_[n + 1] = starts_[n] + counts[n];
+  indexes_.resize(starts_.back());
+  std::vector<std::uint32_t> next(starts_.begin(), starts_.end() - 1);
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (worker_of[i] >= 0) indexes_[next[static_cast<size_t>(worker_of[i])]++] = static_cast<std::uint32_t>(i);
+}
+
+std::ptrdiff_t WorkerKeys::Find(std::string_view name, size_t* slot) const {
+  *slot = 0;
+  if (slots_.empty()) return -1;
+  const size_t mask = slots_.size() - 1;
+  size_t i = std::hash<std::string_view>()(name) & mask;
+  for (; slots_[i] != 0; i = (i + 1) & mask)
+    if (names_[slots_[i] - 1] == name) return static_cast<std::ptrdiff_t>(slots_[i] - 1);
+  *slot = i;
+  return -1;
+}
+
+void WorkerKeys::Rehash() {
+  size_t size = 16;  // a power of two, for the mask
+  while (size < 4 * names_.size()) size *= 2;
+  slots_.assign(size, 0);
+  for (size_t n = 0; n < names_.size(); ++n) {
+    size_t slot;
+    Find(names_[n], &slot);
+    slots_[slot] = static_cast<std::uint32_t>(n + 1);
+  }
+}
+
+WorkerKeys::Range WorkerKeys::Of(std::string_view name) const {
+  size_t slot;
+  const std::ptrdiff_t n = Find(name, &slot);
+  if (n < 0) return Range{nullptr, nullptr};
+  const std::uint32_t* indexes = indexes_.data();
+  return Range{indexes + starts_[static_cast<size_t>(n)], indexes + starts_[static_cast<size_t>(n) + 1]};
+}
+
+std::string_view WorkerTypeName(const WorkerContext& context, std::string_view name) {
+  const Property* p = context.properties.Find({"worker.", name, ".type"});
   return p ? p->value : "ajp13";
 }
 
-SourceLocation WorkerLocation(const WorkerContext& context, const std::string& name) {
-  auto keys = context.keys.find(name);
-  if (keys != context.keys.end())
-    return context.properties.entries()[keys->second.front()].where;
-  if (const Property* list = context.properties.Find("worker.list")) return list->where;
+SourceLocation WorkerLocation(const WorkerContext& context, std::string_view name) {
+  WorkerKeys::Range keys = context.keys.Of(name);
+  if (!keys.empty()) return Where(context, context.properties.entries()[keys.front()]);
+  if (const Property* list = context.properties.Find("worker.list")) return Where(context, *list);
   return SourceLocation{context.file, 0};
 }
 
-bool IsDefined(const WorkerContext& context, const std::string& name) {
-  return context.keys.count(name) != 0;
+bool IsDefined(const WorkerContext& context, std::string_view name) {
+  return !context.keys.Of(name).empty();
 }
 
-bool BuildBalancer(const WorkerContext& context, const std::string& name, Balancer* b) {
+bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer* b) {
   AttributeReader r(context, name);
   b->name = name;
   b->where = WorkerLocation(context, name);
@@ -388,53 +463,67 @@ bool BuildBalancer(const WorkerContext& context, const std::string& name, Balanc
     names = SplitList(list->value);
   }
   if (names.empty()) {
-    Report(context, Severity::kError, list ? list->where : b->where,
-           "worker." + name + ".balance_workers",
-           "lb worker " + Quote(name) + " has no members: \"worker." + name +
-               ".balance_workers\" is missing or empty");
+    Report(context, Severity::kError, list ? Where(context, *list) : b->where,
+           Message({"worker.", name, ".balance_workers"}),
+           Message({"lb worker ", Quote(name), " has no members: \"worker.", name,
+                    ".balance_workers\" is missing or empty"}));
     ok = false;
   }
 
-  std::set<std::string> seen;
+  // Names and routes are looked up in hash indexes (one allocation each, a
+  // std::set or std::map makes one per member: files with a thousand
+  // members exist).
+  IndexByHash seen(names.size());  // name -> index in `names`
   std::vector<SourceLocation> route_where;
-  for (const std::string& member_name : names) {
-    if (!seen.insert(member_name).second) {
+  route_where.reserve(names.size());
+  b->members.reserve(names.size());
+  for (size_t n = 0; n < names.size(); ++n) {
+    const std::string& member_name = names[n];
+    const size_t hash = std::hash<std::string>()(member_name);
+    if (seen.Find(hash, [&](size_t k) { return names[k] == member_name; }) >= 0) {
       // mod_jk builds it twice and then fails: both have the same route.
-      Report(context, Severity::kError, list->where, list->key,
-             "member " + Quote(member_name) + " is listed twice in " + Describe(*list) +
-                 ", mod_jk refuses two members with the same route");
+      Report(context, Severity::kError, Where(context, *list), list->key,
+             Message({"member ", Quote(member_name), " is listed twice in ", Describe(*list),
+                      ", mod_jk refuses two members with the same route"}));
       ok = false;
       continue;
     }
+    seen.Add(hash, n);
     Member m;
     if (!BuildMember(context, member_name, name, *list, &m)) ok = false;
     route_where.push_back(RouteLocation(context, m));
     b->members.push_back(std::move(m));
   }
 
-  // The first member of each route (a map, not a pairwise scan: files with
-  // a thousand members exist).
-  std::map<std::string_view, size_t> first_with_route;
+  // The first member of each route.
+  IndexByHash first_with_route(b->members.size());  // route -> index in b->members
+  auto with_route = [&](std::string_view route, size_t hash) {
+    return first_with_route.Find(hash, [&](size_t k) { return b->members[k].route == route; });
+  };
   for (size_t i = 0; i < b->members.size(); ++i) {
-    auto [it, first] = first_with_route.emplace(b->members[i].route, i);
-    if (first) continue;
-    const size_t j = it->second;
+    const size_t hash = std::hash<std::string>()(b->members[i].route);
+    const std::ptrdiff_t first = with_route(b->members[i].route, hash);
+    if (first < 0) {
+      first_with_route.Add(hash, i);
+      continue;
+    }
+    const size_t j = static_cast<size_t>(first);
     Report(context, Severity::kError, route_where[i],
-           "worker." + b->members[i].name + ".route",
-           "members " + Quote(b->members[j].name) + " and " + Quote(b->members[i].name) +
-               " of lb worker " + Quote(name) + " have the same route " +
-               Quote(b->members[i].route) + ": set \"worker." + b->members[i].name +
-               ".route\" to the jvmRoute of its Tomcat");
+           Message({"worker.", b->members[i].name, ".route"}),
+           Message({"members ", Quote(b->members[j].name), " and ", Quote(b->members[i].name),
+                    " of lb worker ", Quote(name), " have the same route ",
+                    Quote(b->members[i].route), ": set \"worker.", b->members[i].name,
+                    ".route\" to the jvmRoute of its Tomcat"}));
     ok = false;
   }
   for (const Member& m : b->members) {
     if (m.redirect.empty()) continue;
-    if (first_with_route.count(m.redirect)) continue;
+    if (with_route(m.redirect, std::hash<std::string>()(m.redirect)) >= 0) continue;
     AttributeReader mr(context, m.name);
     mr.Warning(*mr.Find("redirect"),
-               "redirect " + Quote(m.redirect) + " in " + Describe(*mr.Find("redirect")) +
-                   " is not the route of a member of lb worker " + Quote(name) +
-                   ", mod_jk ignores it");
+               Message({"redirect ", Quote(m.redirect), " in ", Describe(*mr.Find("redirect")),
+                        " is not the route of a member of lb worker ", Quote(name),
+                        ", mod_jk ignores it"}));
   }
 
   // jk_lb_worker.c init: the lb's secret goes to the members without one.
@@ -461,7 +550,7 @@ bool BuildBalancer(const WorkerContext& context, const std::string& name, Balanc
   return ok && r.ok();
 }
 
-bool BuildSingle(const WorkerContext& context, const std::string& name, Balancer* b) {
+bool BuildSingle(const WorkerContext& context, std::string_view name, Balancer* b) {
   b->name = name;
   b->single = true;
   b->where = WorkerLocation(context, name);
@@ -477,35 +566,35 @@ bool BuildSingle(const WorkerContext& context, const std::string& name, Balancer
   return ok;
 }
 
-void CheckListedWorker(const WorkerContext& context, const std::string& name) {
+void CheckListedWorker(const WorkerContext& context, std::string_view name) {
   if (!CheckNameLength(context, name)) return;
   AttributeReader r(context, name);
-  std::string type_name = WorkerTypeName(context, name);
+  std::string_view type_name = WorkerTypeName(context, name);
   WorkerType type = ParseWorkerType(type_name);
   if (type == WorkerType::kUnknown) {
     const Property& p = *r.Find("type");
-    r.Error(p, "unknown type " + Quote(type_name) + " in " + Describe(p) +
-                   " (ajp13, ajp14, lb or status)");
+    r.Error(p, Message({"unknown type ", Quote(type_name), " in ", Describe(p),
+                        " (ajp13, ajp14, lb or status)"}));
     return;
   }
   if (type == WorkerType::kStatus || type == WorkerType::kLb) return;
   r.ShortString("host", "localhost");
 }
 
-void CheckAttributesApply(const WorkerContext& context, const std::string& name) {
-  auto keys = context.keys.find(name);
-  if (keys == context.keys.end()) return;
-  std::string type_name = WorkerTypeName(context, name);
+void CheckAttributesApply(const WorkerContext& context, std::string_view name) {
+  WorkerKeys::Range keys = context.keys.Of(name);
+  if (keys.empty()) return;
+  std::string_view type_name = WorkerTypeName(context, name);
   WorkerType type = ParseWorkerType(type_name);
-  for (size_t index : keys->second) {
+  for (size_t index : keys) {
     const Property& p = context.properties.entries()[index];
-    std::string attribute = SplitWorkerKey(p.key)->attribute;
+    std::string_view attribute = SplitWorkerKey(p.key)->attribute;
     // Deprecated ones already have their own warning.
     if (AppliesTo(attribute, type) || IsDeprecatedAttribute(attribute)) continue;
-    if (!context.reported->emplace(p.where.line, OriginalKey(p)).second) continue;
-    Report(context, Severity::kWarning, p.where, OriginalKey(p),
-           "attribute " + Quote(attribute) + " in " + Describe(p) + " has no effect on " +
-               type_name + " worker " + Quote(name));
+    if (!context.reported->Add(p.line, OriginalKey(p))) continue;
+    Report(context, Severity::kWarning, Where(context, p), OriginalKey(p),
+           Message({"attribute ", Quote(attribute), " in ", Describe(p), " has no effect on ",
+                    type_name, " worker ", Quote(name)}));
   }
 }
 

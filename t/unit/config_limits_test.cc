@@ -162,6 +162,8 @@ TEST_F(ConfigLimitsTest, SubstitutionsThatMultiplyAreStopped) {
   EXPECT_FALSE(config_.ok());
   EXPECT_THAT(Errors(), ElementsAre(AllOf(
                             HasSubstr("references and \"$(...)\" substitutions build more than"),
+                            HasSubstr("(the limit is 16 KiB + 32 times the file's size, at most "
+                                      "256 MiB)"),
                             HasSubstr("is there a loop?"))));
 }
 
@@ -187,6 +189,34 @@ TEST_F(ConfigLimitsTest, TheBudgetLeavesRealFilesAlone) {
   Load(text);
   EXPECT_THAT(Errors(), ::testing::IsEmpty());
   EXPECT_THAT(MemberNames("lb"), SizeIs(2000));
+}
+
+TEST_F(ConfigLimitsTest, TheBudgetLeavesATemplateOfEveryAttributeAlone) {
+  // Every attribute mod_jk reads for an AJP worker in one template; each of
+  // 500 workers adds its host: 26 times the file's size is built, near the
+  // limit of 32 (properties.h).
+  std::string text = "worker.list=lb\nworker.lb.type=lb\n";
+  const char* keys[] = {
+      "type=ajp13", "port=8009", "socket_connect_timeout=2000", "lbfactor=1", "ping_mode=A",
+      "ping_timeout=10000", "connection_pool_timeout=600", "socket_keepalive=true",
+      "reply_timeout=60000", "recovery_options=7", "retries=2", "fail_on_status=500,503",
+      "max_packet_size=65536", "distance=0", "activation=A", "prepost_timeout=1000",
+      "connect_timeout=1000", "connection_pool_size=10", "connection_pool_minsize=5",
+      "busy_limit=100", "domain=rack1", "retry_interval=100", "secret=s3cr3t",
+      "socket_timeout=0", "connection_ping_interval=100", "mount=/app/*",
+      "connection_acquire_timeout=100", "socket_buffer=8192", "source=10.0.0.1",
+      "redirect=w0", "cache_timeout=600", "cachesize=10", "recycle_timeout=100",
+      "local_worker=0", "prefer_ipv6=false", "secretkey=k", "disabled=false", "stopped=false",
+      "local_worker_only=0", "lb_retries=2", "host=127.0.0.1"};
+  for (const char* key : keys) text += std::string("worker.t.") + key + "\n";
+  for (int i = 0; i < 500; ++i) {
+    const std::string w = "w" + std::to_string(i);
+    text += "worker.lb.balance_workers=" + w + "\nworker." + w + ".reference=worker.t\nworker." +
+            w + ".host=10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250) + "\n";
+  }
+  Load(text);
+  EXPECT_THAT(Errors(), ::testing::IsEmpty());
+  EXPECT_THAT(MemberNames("lb"), SizeIs(500));
 }
 
 // --- did you mean ------------------------------------------------------------------------

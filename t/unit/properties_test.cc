@@ -30,7 +30,7 @@ class PropertiesTest : public ::testing::Test {
 
   std::string Value(const std::string& key) const {
     const Property* p = properties_.Find(key);
-    return p ? p->value : "<unset>";
+    return p ? std::string(p->value) : "<unset>";
   }
 
   std::vector<std::string> Messages(Severity severity) const {
@@ -265,7 +265,7 @@ TEST_F(PropertiesTest, UniqueAttributesLastWinsWithAWarningNamingBothValues) {
   ASSERT_THAT(Warnings(), ElementsAre("duplicate \"worker.n1.host\": the value \"a\" of "
                                       "line 1 is replaced by \"b\""));
   EXPECT_EQ(2u, diagnostics_[0].where.line);
-  EXPECT_EQ(2u, properties_.Find("worker.n1.host")->where.line);
+  EXPECT_EQ(2u, properties_.Find("worker.n1.host")->line);
 }
 
 TEST_F(PropertiesTest, OtherAttributesAreJoinedWithStarLikeModJk) {
@@ -313,7 +313,7 @@ TEST_F(PropertiesTest, ReferenceCopiesWhatTheWorkerDoesNotSet) {
   EXPECT_EQ("h", Value("worker.n1.host"));
   const Property* host = properties_.Find("worker.n1.host");
   EXPECT_EQ("worker.tmpl.host", host->inherited_from);
-  EXPECT_EQ(4u, host->where.line);
+  EXPECT_EQ(4u, host->line);
   EXPECT_THAT(diagnostics_, IsEmpty());
 }
 
