@@ -149,7 +149,9 @@ clean:
 #   make fuzz-build               only build build/fuzz/*_fuzz
 #
 # The core sources are compiled with clang straight from src/ (libFuzzer
-# needs every object instrumented), under ASan + UBSan. New inputs go to
+# needs every object instrumented), under ASan + UBSan, into an archive: a
+# target links only the objects it calls, so libFuzzer scans only their
+# coverage counters after each input. New inputs go to
 # build/fuzz/corpus-*; the seeds in fuzz/corpus/ (and t/data/) are read only.
 # A crash leaves build/fuzz/crash-*: make it a test in
 # t/unit/fuzz_regression_test.cc.
@@ -157,9 +159,10 @@ clean:
 FUZZ_PKGS     := clang-14 libclang-rt-14-dev
 FUZZ_CXX      ?= clang++-14
 FUZZ_SECONDS  ?= 60
-FUZZ_FLAGS    := -std=c++17 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Isrc
+FUZZ_FLAGS    := -std=c++17 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Isrc
 FUZZ_SAN      := address,undefined
 FUZZ_OBJS     := $(patsubst src/%.cc,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
+FUZZ_LIB      := $(BUILD)/fuzz/libstickycore_fuzz.a
 FUZZ_TARGETS  := properties session ajp_response ajp_request
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/%_fuzz,$(FUZZ_TARGETS))
 FUZZ_SEEDS_properties   := fuzz/corpus/properties t/data
@@ -181,8 +184,12 @@ $(BUILD)/fuzz/obj/%.o: src/%.cc $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
-$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.cc $(FUZZ_OBJS) $(wildcard t/unit/*.h)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_OBJS) -o $@
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%_fuzz: fuzz/%_fuzz.cc $(FUZZ_LIB) $(wildcard t/unit/*.h)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB) -o $@
 
 fuzz-build: fuzz-deps
 	$(MAKE) -j$$(nproc) $(FUZZ_BINS)
