@@ -60,8 +60,8 @@ ngx_http_sticky_load_workers(ngx_conf_t *cf,
                          scf->lb_name.len, &scf->lb, &err)
         != 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
-                           err.message, &scf->file);
+        /* the message names the file */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err.message);
         return NGX_CONF_ERROR;
     }
 

@@ -26,6 +26,33 @@ std::string JoinNames(const std::vector<Balancer>& balancers) {
   return names;
 }
 
+// What a file without an lb worker defines, for the message that says so:
+// "2 ajp13 workers (n1, n2) and 1 status worker (jkstatus)", in order of
+// first definition of each type, at most 5 names per type.
+std::string DescribeWorkers(const std::vector<OtherWorker>& others) {
+  struct Group {
+    std::string_view type;
+    size_t count = 0;
+    std::string names;
+  };
+  std::vector<Group> groups;
+  for (const OtherWorker& w : others) {
+    if (!w.defined) continue;
+    auto group = std::find_if(groups.begin(), groups.end(),
+                              [&w](const Group& g) { return g.type == w.type; });
+    if (group == groups.end()) group = groups.insert(groups.end(), Group{w.type, 0, {}});
+    if (++group->count <= 5) group->names += (group->names.empty() ? "" : ", ") + w.name;
+    else if (group->count == 6) group->names += ", ...";
+  }
+  std::string text;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const Group& g = groups[i];
+    text += (i == 0 ? "" : i + 1 == groups.size() ? " and " : ", ");
+    text += Message({g.count, " ", g.type, g.count == 1 ? " worker (" : " workers (", g.names, ")"});
+  }
+  return text;
+}
+
 // worker.list, split, in order, without repeats; mod_jk's default "ajp13".
 std::vector<std::string> ReadWorkerList(const Properties& properties, const std::string& file,
                                         std::vector<Diagnostic>* diagnostics) {
@@ -320,7 +347,7 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
   for (const std::string& name : config.worker_list)
     if (!IsDefined(context, name) && !members.Contains(name))
       config.others.push_back(OtherWorker{
-          name, "ajp13", SourceLocation{file, list ? list->line : 0}});
+          name, "ajp13", SourceLocation{file, list ? list->line : 0}, /*defined=*/false});
 
   OrderDiagnostics(&config.diagnostics);
   SortByLine(&read);
@@ -385,8 +412,14 @@ const Balancer* SelectBalancer(const Config& config, std::string_view name, std:
   if (config.balancers.size() == 1) return &config.balancers.front();
   if (!config.singles.empty()) return &config.singles.front();
   if (config.balancers.empty()) {
-    *error = Message({"no lb worker in ", config.file,
-                      ", and no ajp13 or ajp14 worker in its \"worker.list\""});
+    const std::string defined = DescribeWorkers(config.others);
+    *error = defined.empty()
+                 ? Message({"no lb worker in ", config.file, ": it defines no worker"})
+                 : Message({"no lb worker in ", config.file, ": it defines ", defined,
+                            ", and its \"worker.list\" names no ajp13 or ajp14 worker. "
+                            "Balance them with an lb worker (worker.NAME.type=lb and "
+                            "worker.NAME.balance_workers=...), or list one in \"worker.list\" "
+                            "and use it alone with worker=NAME"});
     return nullptr;
   }
   *error = Message({"several lb workers in ", config.file, " (", JoinNames(config.balancers),

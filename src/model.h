@@ -118,6 +118,7 @@ struct OtherWorker {
   std::string name;
   std::string type;
   SourceLocation where;
+  bool defined = true;  // false: only named by worker.list (mod_jk's localhost:8009)
 };
 
 // The whole file as mod_jk understands it.

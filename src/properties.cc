@@ -204,12 +204,17 @@ Quoted Quote(std::string_view s) { return Quoted(s, kMaxQuoted); }
 
 // What the reader reports, one kind per message: each kind is shown
 // kMaxDiagnosticsOfAKind times at most.
+// Some editors start a UTF-8 file with these bytes; mod_jk reads them as
+// text, so they become part of the first line's key.
+constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+
 enum class Kind : std::uint8_t {
   kLongLine,
   kNulByte,
   kNoEquals,
   kUnknownAttribute,
   kWorkerCase,
+  kKeyPrefix,
   kNoWorkerName,
   kDeprecated,
   kBackslash,
@@ -496,7 +501,10 @@ void Reader::ReadPiece(std::string_view piece, unsigned line, bool after_backsla
     Report(Kind::kNoEquals, Severity::kWarning, line, "",
            after_backslash ? "line without \"=\" is ignored: the line before ends with \"\\\", "
                              "but workers.properties has no line continuation"
-                           : "line without \"=\" is ignored");
+           : piece == kUtf8ByteOrderMark
+               ? "line without \"=\" is ignored: it starts with a UTF-8 byte order mark, "
+                 "which mod_jk reads as text (here harmless)"
+               : "line without \"=\" is ignored");
     return;
   }
   std::string_view key = Trim(piece.substr(0, equals));
@@ -528,6 +536,23 @@ void Reader::ReadPiece(std::string_view piece, unsigned line, bool after_backsla
 void Reader::CheckKey(std::string_view key, unsigned line) {
   std::optional<WorkerKey> worker_key = SplitWorkerKey(key);
   if (!worker_key) {
+    // Text before "worker." (a byte order mark, a ';' meant as a comment, a
+    // pasted prompt) makes the key a variable that nothing reads.
+    const size_t worker_at = key.find("worker.");
+    if (worker_at != std::string_view::npos && worker_at > 0 &&
+        SplitWorkerKey(key.substr(worker_at)) && !Full(Kind::kKeyPrefix)) {
+      const std::string_view prefix = key.substr(0, worker_at);
+      const std::string_view meant = key.substr(worker_at);
+      Report(Kind::kKeyPrefix, Severity::kWarning, line, key,
+             StartsWith(prefix, kUtf8ByteOrderMark)
+                 ? Message({Quote(meant),
+                            " follows a UTF-8 byte order mark, so mod_jk reads the mark as "
+                            "part of the key and ignores the line: save the file without it"})
+                 : Message({Quote(key), " does not start with \"worker.\", so mod_jk reads it "
+                            "as a variable and ignores it",
+                            prefix.front() == ';' ? " (comments start with \"#\")" : ""}));
+      return;
+    }
     if (key.size() < 7 || !std::equal(key.begin(), key.begin() + 7, "worker.",
                                       [](char a, char b) {
                                         return std::tolower(static_cast<unsigned char>(a)) == b;

@@ -85,6 +85,19 @@ EOF
 ok($ok, 'ajp_pass to a sticky upstream defined after it: nginx -t passes') or diag $out;
 unlike($out, qr/redefined/, '... without a "load balancing method redefined" warning') or diag $out;
 
+# A file of ajp13 workers none of which worker.list names: the message says
+# what the file has and the two ways to use it, naming the file once.
+$t->write_file('unlisted.properties', "worker.list=jkstatus\nworker.jkstatus.type=status\n"
+    . join('', map { "worker.n$_.host=127.0.0.1\nworker.n$_.port=8009\n" } 1 .. 3));
+($ok, $out, $line) = check('    upstream unlisted { sticky_workers unlisted.properties; }', '',
+                           'unlisted.properties');
+ok(!$ok, 'a file without an lb worker or a listed ajp13 worker: nginx -t fails');
+like($out, qr/no lb worker in \S*unlisted\.properties: it defines 1 status worker \(jkstatus\) and 3 ajp13 workers \(n1, n2, n3\), and its "worker\.list" names no ajp13 or ajp14 worker\. Balance them with an lb worker .* or list one in "worker\.list" and use it alone with worker=NAME in \S*check\.conf:$line$/m,
+     '... saying what the file defines and how to use it, with the line of sticky_workers')
+    or diag $out;
+my @named = $out =~ /unlisted\.properties/g;
+is(scalar @named, 1, '... naming the file once') or diag $out;
+
 ($ok, $out, $line) = check('', "        location / {\n            ajp_pass sticky;\n"
                            . "            ajp_forward_uri raw;\n        }", 'ajp_forward_uri');
 ok(!$ok, 'ajp_forward_uri raw: nginx -t fails');

@@ -209,9 +209,18 @@ TEST_F(ConfigTest, SelectFailsWithNoOrSeveralUnlistedLbs) {
   std::string error;
   Load("worker.list=s\nworker.s.type=status\nworker.x.port=1\n");
   EXPECT_EQ(nullptr, SelectBalancer(config_, "", &error));
-  EXPECT_EQ("no lb worker in w.properties, and no ajp13 or ajp14 worker in its "
-            "\"worker.list\"",
+  EXPECT_EQ("no lb worker in w.properties: it defines 1 status worker (s) and 1 ajp13 worker "
+            "(x), and its \"worker.list\" names no ajp13 or ajp14 worker. Balance them with an "
+            "lb worker (worker.NAME.type=lb and worker.NAME.balance_workers=...), or list one in "
+            "\"worker.list\" and use it alone with worker=NAME",
             error);
+  Load("# nothing\n");
+  EXPECT_EQ(nullptr, SelectBalancer(config_, "", &error));
+  EXPECT_EQ("no lb worker in w.properties: it defines no worker", error);
+  Load("worker.n1.port=1\nworker.n2.port=1\nworker.n3.port=1\nworker.n4.port=1\n"
+       "worker.n5.port=1\nworker.n6.port=1\nworker.n7.port=1\n");
+  EXPECT_EQ(nullptr, SelectBalancer(config_, "", &error));
+  EXPECT_THAT(error, HasSubstr("it defines 7 ajp13 workers (n1, n2, n3, n4, n5, ...), and its"));
   EXPECT_EQ(nullptr, SelectBalancer(config_, "lb", &error));
   EXPECT_EQ("no lb, ajp13 or ajp14 worker \"lb\" in w.properties (w.properties has no usable "
             "lb worker and no ajp13 or ajp14 worker in \"worker.list\")",

@@ -73,6 +73,46 @@ TEST_F(PropertiesTest, CrlfLineEndingsAreTrimmed) {
   EXPECT_EQ("1", Value("worker.n1.port"));
 }
 
+// Shapes of real files: a UTF-8 byte order mark, a ';' meant as a comment,
+// a shell prompt pasted in. mod_jk reads each as text; so do we, and say so.
+TEST_F(PropertiesTest, ByteOrderMarkIsPartOfTheFirstKeyWithAWarning) {
+  Read("\xEF\xBB\xBFworker.cluster.type=lb\r\nworker.n1.port=1\r\n");
+  EXPECT_EQ("<unset>", Value("worker.cluster.type"));
+  EXPECT_EQ("lb", Value("\xEF\xBB\xBFworker.cluster.type"));  // a variable, as in mod_jk
+  EXPECT_EQ("1", Value("worker.n1.port"));
+  EXPECT_THAT(Warnings(), ElementsAre(AllOf(HasSubstr("\"worker.cluster.type\" follows a UTF-8 "
+                                                      "byte order mark"),
+                                            HasSubstr("save the file without it"))));
+  EXPECT_EQ(1u, diagnostics_[0].where.line);
+}
+
+TEST_F(PropertiesTest, ByteOrderMarkBeforeACommentIsHarmless) {
+  Read("\xEF\xBB\xBF# workers\nworker.n1.port=1\n");
+  EXPECT_EQ("1", Value("worker.n1.port"));
+  EXPECT_THAT(Warnings(), ElementsAre(HasSubstr("starts with a UTF-8 byte order mark")));
+}
+
+TEST_F(PropertiesTest, SemicolonIsNoCommentAndWarns) {
+  Read(";worker.n1.lbfactor=9\n; worker.n1.route=x\nworker.n1.port=1\n");
+  EXPECT_EQ("<unset>", Value("worker.n1.lbfactor"));
+  EXPECT_EQ("9", Value(";worker.n1.lbfactor"));
+  EXPECT_EQ("<unset>", Value("worker.n1.route"));
+  EXPECT_THAT(Warnings(),
+              ElementsAre(HasSubstr("\";worker.n1.lbfactor\" does not start with \"worker.\", so "
+                                    "mod_jk reads it as a variable and ignores it (comments start "
+                                    "with \"#\")"),
+                          HasSubstr("\"; worker.n1.route\" does not start with \"worker.\"")));
+}
+
+TEST_F(PropertiesTest, PastedShellPromptLinesAreIgnoredWithAWarning) {
+  // The prompt's '#' starts a comment; what is before it has no '='.
+  Read("root@web1:/etc/libapache2-mod-jk# cat workers.properties\nworker.n1.port=1\n"
+       "$ sudo vi workers.properties\n");
+  EXPECT_EQ("1", Value("worker.n1.port"));
+  EXPECT_THAT(Warnings(), ElementsAre(HasSubstr("line without \"=\" is ignored"),
+                                      HasSubstr("line without \"=\" is ignored")));
+}
+
 TEST_F(PropertiesTest, LastLineWithoutNewlineIsRead) {
   Read("worker.n1.host=a");
   EXPECT_EQ("a", Value("worker.n1.host"));
