@@ -1,8 +1,10 @@
 /*
  * mod_jk's set_session_cookie: on an answer that did not go to its
  * session's member (a new session, or a failover), tell the client the
- * route it now has, as `Set-Cookie: JSESSIONID=.ROUTE; Path=/; HttpOnly`.
- * It is for applications whose session ids carry no jvmRoute.
+ * route it now has, as `Set-Cookie: JSESSIONID=.ROUTE; Path=/; HttpOnly`
+ * and the attributes of sticky_workers' cookie_* parameters (the core
+ * writes them once, checked: `; Secure` over TLS by default). It is for
+ * applications whose session ids carry no jvmRoute.
  *
  * Better than mod_jk: when the backend sets that cookie itself (Tomcat does
  * on a new session, with its own jvmRoute), ours would compete with it in
@@ -23,15 +25,16 @@ ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,
 {
     u_char           *p;
     size_t            len;
-    ngx_str_t         name, path, route;
-    sticky_str_t      n, pa, ro;
+    ngx_str_t         name, attributes, route;
+    sticky_str_t      n, plain, tls, ro;
     ngx_table_elt_t  *h;
 
     if (sp->attempts == 0
         || sp->decision.verdict != STICKY_PICK_MEMBER
         || sp->decision.sticky_hit
         || r != r->main
-        || !sticky_balancer_session_cookie(sp->conf->balancer, &n, &pa))
+        || !sticky_balancer_session_cookie(sp->conf->balancer, &n, &plain,
+                                           &tls))
     {
         return NGX_OK;
     }
@@ -40,17 +43,23 @@ ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,
 
     name.data = (u_char *) n.data;
     name.len = n.len;
-    path.data = (u_char *) pa.data;
-    path.len = pa.len;
     route.data = (u_char *) ro.data;
     route.len = ro.len;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        plain = tls;
+    }
+#endif
+
+    attributes.data = (u_char *) plain.data;
+    attributes.len = plain.len;
 
     if (ngx_http_sticky_backend_sets(r, &name)) {
         return NGX_OK;
     }
 
-    len = name.len + sizeof("=.; Path=; HttpOnly; Secure") - 1
-          + route.len + path.len;
+    len = name.len + sizeof("=.") - 1 + route.len + attributes.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -66,19 +75,7 @@ ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,
     ngx_str_set(&h->key, "Set-Cookie");
     h->value.data = p;
 
-    p = ngx_sprintf(p, "%V=.%V", &name, &route);
-
-    if (path.len) {
-        p = ngx_sprintf(p, "; Path=%V", &path);
-    }
-
-    p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
-
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
-    }
-#endif
+    p = ngx_sprintf(p, "%V=.%V%V", &name, &route, &attributes);
 
     h->value.len = p - h->value.data;
 

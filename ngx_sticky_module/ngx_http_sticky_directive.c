@@ -3,7 +3,9 @@
  *
  *     sticky_workers FILE [lb=NAME | worker=NAME] [probe=URI]
  *         [probe_interval=TIME] [probe_timeout=TIME] [probe_passes=N]
- *         [probe_fails=N] [slow_start=TIME];
+ *         [probe_fails=N] [slow_start=TIME] [cookie_domain=DOMAIN]
+ *         [cookie_path=PATH] [cookie_samesite=strict|lax|none]
+ *         [cookie_secure=on|off|auto];
  *
  * Its parameters are one table, read in one place; what the file says is
  * read by _workers.c, which creates the upstream's servers.
@@ -17,7 +19,8 @@ typedef enum {
     NGX_HTTP_STICKY_PARAM_NAME = 0,     /* ngx_str_t, not empty */
     NGX_HTTP_STICKY_PARAM_URI,          /* ngx_str_t: "/...", no space */
     NGX_HTTP_STICKY_PARAM_MSEC,         /* uint64_t ms, a time */
-    NGX_HTTP_STICKY_PARAM_COUNT         /* unsigned, min .. 65535 */
+    NGX_HTTP_STICKY_PARAM_COUNT,        /* unsigned, min .. 65535 */
+    NGX_HTTP_STICKY_PARAM_COOKIE        /* sticky_str_t, checked by the core */
 } ngx_http_sticky_param_type_e;
 
 
@@ -52,12 +55,21 @@ static ngx_http_sticky_param_t  ngx_http_sticky_params[] = {
       NGX_HTTP_STICKY_OFFSET(health.fails), 0, 0, 1 },
     { ngx_string("slow_start="), NGX_HTTP_STICKY_PARAM_MSEC,
       NGX_HTTP_STICKY_OFFSET(health.slow_start_ms), 0, 0, 0 },
+    /* the lb's own cookie (set_session_cookie) */
+    { ngx_string("cookie_domain="), NGX_HTTP_STICKY_PARAM_COOKIE,
+      NGX_HTTP_STICKY_OFFSET(cookie.domain), 0, 0, 0 },
+    { ngx_string("cookie_path="), NGX_HTTP_STICKY_PARAM_COOKIE,
+      NGX_HTTP_STICKY_OFFSET(cookie.path), 0, 0, 0 },
+    { ngx_string("cookie_samesite="), NGX_HTTP_STICKY_PARAM_COOKIE,
+      NGX_HTTP_STICKY_OFFSET(cookie.samesite), 0, 0, 0 },
+    { ngx_string("cookie_secure="), NGX_HTTP_STICKY_PARAM_COOKIE,
+      NGX_HTTP_STICKY_OFFSET(cookie.secure), 0, 0, 0 },
     { ngx_null_string, 0, 0, 0, 0, 0 }
 };
 
 
-static ngx_int_t ngx_http_sticky_param(ngx_http_sticky_srv_conf_t *scf,
-    ngx_str_t *value);
+static ngx_int_t ngx_http_sticky_param(ngx_conf_t *cf,
+    ngx_http_sticky_srv_conf_t *scf, ngx_str_t *value);
 
 
 char *
@@ -92,7 +104,7 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 2; i < cf->args->nelts; i++) {
-        if (ngx_http_sticky_param(scf, &value[i]) != NGX_OK) {
+        if (ngx_http_sticky_param(cf, scf, &value[i]) != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
@@ -134,13 +146,16 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* One NAME=VALUE of the table; NGX_ERROR when unknown or invalid. */
+/* One NAME=VALUE of the table; NGX_ERROR when unknown or invalid (a cookie
+ * option's reason is logged before). */
 static ngx_int_t
-ngx_http_sticky_param(ngx_http_sticky_srv_conf_t *scf, ngx_str_t *value)
+ngx_http_sticky_param(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf,
+    ngx_str_t *value)
 {
     u_char                   *p, *field;
     ngx_int_t                 n;
     ngx_str_t                 s;
+    sticky_error_t            err;
     ngx_http_sticky_param_t  *param;
 
     for (param = ngx_http_sticky_params; param->name.len; param++) {
@@ -198,6 +213,21 @@ ngx_http_sticky_param(ngx_http_sticky_srv_conf_t *scf, ngx_str_t *value)
         }
 
         *(unsigned *) field = (unsigned) n;
+        break;
+
+    case NGX_HTTP_STICKY_PARAM_COOKIE:
+        /* the option's name: between "cookie_" and '=' */
+        if (sticky_cookie_option_check((char *) param->name.data + 7,
+                                       param->name.len - 8,
+                                       (char *) s.data, s.len, &err)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err.message);
+            return NGX_ERROR;
+        }
+
+        ((sticky_str_t *) field)->data = (char *) s.data;
+        ((sticky_str_t *) field)->len = s.len;
         break;
     }
 

@@ -65,6 +65,8 @@ typedef struct {
     sticky_balancer_t             *balancer;   /* freed with the cycle's pool */
     ngx_uint_t                     nmembers;   /* servers we created */
     ngx_uint_t                     session_cookie;  /* set_session_cookie */
+    sticky_cookie_options_t        cookie;     /* cookie_*=, into the conf's
+                                                  strings */
 
     ngx_http_upstream_srv_conf_t  *upstream;
     ngx_cycle_t                   *cycle;      /* the configuration's */

@@ -24,7 +24,7 @@ ngx_http_sticky_load_workers(ngx_conf_t *cf,
 {
     size_t               i, n;
     ngx_str_t            text, lb;
-    sticky_str_t         name, path;
+    sticky_str_t         name, attributes, tls_attributes;
     sticky_error_t       err;
     sticky_member_t      m;
     ngx_pool_cleanup_t  *cln;
@@ -80,8 +80,15 @@ ngx_http_sticky_load_workers(ngx_conf_t *cf,
     cln->handler = ngx_http_sticky_free_balancer;
     cln->data = scf->balancer;
 
+    if (sticky_balancer_set_cookie(scf->balancer, &scf->cookie, &err) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"", err.message,
+                           &scf->file);
+        return NGX_CONF_ERROR;
+    }
+
     scf->session_cookie = sticky_balancer_session_cookie(scf->balancer,
-                                                         &name, &path);
+                                                         &name, &attributes,
+                                                         &tls_attributes);
 
     n = sticky_lb_members(scf->lb);
 

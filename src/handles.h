@@ -3,8 +3,16 @@
 #ifndef STICKY_HANDLES_H
 #define STICKY_HANDLES_H
 
+#include <cstdio>
+#include <string>
+
 #include "model.h"
 #include "sticky_core.h"
+
+// *err = message, cut to the buffer's size.
+inline void StickySetError(sticky_error_t* err, const std::string& message) {
+  std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
+}
 
 // One lb worker of a loaded configuration; owned by the configuration.
 struct sticky_lb_s {

@@ -26,9 +26,7 @@ struct sticky_config_s {
 
 namespace {
 
-void SetError(sticky_error_t* err, const std::string& message) {
-  std::snprintf(err->message, sizeof(err->message), "%s", message.c_str());
-}
+void SetError(sticky_error_t* err, const std::string& message) { StickySetError(err, message); }
 
 sticky_str_t Str(const std::string& s) { return sticky_str_t{s.data(), s.size()}; }
 

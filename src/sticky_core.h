@@ -148,10 +148,37 @@ sticky_str_t sticky_balancer_member_name(const sticky_balancer_t *b,
 sticky_str_t sticky_balancer_member_route(const sticky_balancer_t *b,
     size_t index) STICKY_NOEXCEPT;
 
-/* 1 with the cookie's name and path when the lb sets set_session_cookie
- * (mod_jk: `Set-Cookie: NAME=.ROUTE` on answers that were not sticky). */
+/* nginx's options for the lb's own cookie (set_session_cookie), each a
+ * value or empty (the default): domain, path (default: the lb's
+ * session_cookie_path), samesite (strict, lax, none), secure (on, off, auto:
+ * over TLS only). */
+typedef struct {
+    sticky_str_t  domain;
+    sticky_str_t  path;
+    sticky_str_t  samesite;
+    sticky_str_t  secure;
+} sticky_cookie_options_t;
+
+/* 0 when `value` can be the cookie option `name` ("domain", "path",
+ * "samesite", "secure"); -1 with *err saying why not (a value that could
+ * add an attribute of its own is refused). */
+int sticky_cookie_option_check(const char *name, size_t name_len,
+    const char *value, size_t value_len, sticky_error_t *err) STICKY_NOEXCEPT;
+
+/* Applies the options to the lb's cookie: -1 with *err when one is given
+ * but the lb does not set set_session_cookie, when they do not fit together
+ * (samesite=none with secure=off), or when the lb's own session_cookie or
+ * session_cookie_path could add an attribute. */
+int sticky_balancer_set_cookie(sticky_balancer_t *b,
+    const sticky_cookie_options_t *options, sticky_error_t *err)
+    STICKY_NOEXCEPT;
+
+/* 1 with the cookie's name and what follows "NAME=.ROUTE" (without TLS, and
+ * over TLS) when the lb sets set_session_cookie (mod_jk: `Set-Cookie:
+ * NAME=.ROUTE; Path=...` on answers that were not sticky). */
 int sticky_balancer_session_cookie(const sticky_balancer_t *b,
-    sticky_str_t *name, sticky_str_t *path) STICKY_NOEXCEPT;
+    sticky_str_t *name, sticky_str_t *attributes, sticky_str_t *tls_attributes)
+    STICKY_NOEXCEPT;
 
 /* The path parameter that carries a session id, with its ';' (mod_jk's
  * session_path, ";jsessionid" by default). */

@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cookie.h"
 #include "model.h"
 #include "probe.h"
 #include "processes.h"
@@ -28,6 +29,8 @@ struct sticky_balancer_s {
   sticky::Selector selector;
   unsigned maintain_seconds;
   sticky::HealthOptions health;  // from nginx.conf: probes, slow start
+  // The text after "NAME=.ROUTE" of the lb's own cookie (set_session_cookie).
+  sticky::CookieAttributes cookie = sticky::FormatCookieAttributes({}, balancer.session_cookie_path);
 };
 
 namespace {
@@ -153,11 +156,70 @@ STICKY_API sticky_str_t sticky_balancer_session_path(const sticky_balancer_t* b)
   return Str(b->balancer.session_path);
 }
 
+STICKY_API int sticky_cookie_option_check(const char* name, size_t name_len, const char* value,
+                                          size_t value_len, sticky_error_t* err) noexcept {
+  try {
+    sticky::CookieOptions options;
+    std::string error;
+    if (sticky::SetCookieOption(std::string_view(name, name_len),
+                                std::string_view(value, value_len), &options, &error))
+      return 0;
+    StickySetError(err, error);
+  } catch (...) {
+    StickySetError(err, "out of memory");
+  }
+  return -1;
+}
+
+STICKY_API int sticky_balancer_set_cookie(sticky_balancer_t* b,
+                                          const sticky_cookie_options_t* options,
+                                          sticky_error_t* err) noexcept {
+  try {
+    const sticky::Balancer& lb = b->balancer;
+    const std::pair<const char*, sticky_str_t> given[] = {{"domain", options->domain},
+                                                          {"path", options->path},
+                                                          {"samesite", options->samesite},
+                                                          {"secure", options->secure}};
+    sticky::CookieOptions cookie;
+    std::string error;
+    for (const auto& [name, value] : given) {
+      if (value.len == 0) continue;
+      if (!lb.set_session_cookie) {
+        StickySetError(err, "cookie_" + std::string(name) + "= needs set_session_cookie=true on lb \"" +
+                          lb.name + "\"");
+        return -1;
+      }
+      if (!sticky::SetCookieOption(name, std::string_view(value.data, value.len), &cookie,
+                                   &error)) {
+        StickySetError(err, error);
+        return -1;
+      }
+    }
+    if (lb.set_session_cookie) {
+      error = sticky::CookieOptionsProblem(cookie);
+      if (error.empty()) error = sticky::CookieNameProblem(lb.session_cookie);
+      if (error.empty() && cookie.path.empty())
+        error = sticky::CookiePathProblem(lb.session_cookie_path);
+      if (!error.empty()) {
+        StickySetError(err, "lb \"" + lb.name + "\": " + error);
+        return -1;
+      }
+    }
+    b->cookie = sticky::FormatCookieAttributes(cookie, lb.session_cookie_path);
+    return 0;
+  } catch (...) {
+    StickySetError(err, "out of memory");
+  }
+  return -1;
+}
+
 STICKY_API int sticky_balancer_session_cookie(const sticky_balancer_t* b, sticky_str_t* name,
-                                              sticky_str_t* path) noexcept {
+                                              sticky_str_t* attributes,
+                                              sticky_str_t* tls_attributes) noexcept {
   if (!b->balancer.set_session_cookie) return 0;
   *name = Str(b->balancer.session_cookie);
-  *path = Str(b->balancer.session_cookie_path);
+  *attributes = Str(b->cookie.plain);
+  *tls_attributes = Str(b->cookie.tls);
   return 1;
 }
 
