@@ -1,6 +1,6 @@
 # ngx_sticky_module: build the C++ core, the nginx dynamic module, and run tests.
 #
-#   make            build build/ngx_http_sticky_module.so against Debian's nginx-dev
+#   make            build build/ngx_http_sticky_workers_module.so against Debian's nginx-dev
 #   make NGINX_SRC=DIR   ... against an nginx source tree instead
 #   make test       unit tests (GoogleTest) + nginx tests (prove)
 #   make deps       install the Debian packages building and testing need
@@ -11,7 +11,10 @@ BUILD      := $(CURDIR)/build
 CXX        ?= g++
 NGINX_BIN  ?= /usr/sbin/nginx
 NGINX_SRC  ?= /usr/share/nginx/src
-MODULE     := $(BUILD)/ngx_http_sticky_module.so
+# The nginx module's name (config's ngx_addon_name): its .so, and the
+# Debian package's name (libnginx-mod-http-sticky-workers) derive from it.
+MODULE_NAME := ngx_http_sticky_workers_module
+MODULE     := $(BUILD)/$(MODULE_NAME).so
 
 # The core has its own flags: nginx compiles module sources with its C flags.
 CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden \
@@ -70,10 +73,10 @@ $(BUILD)/nginx/Makefile: config
 
 # nginx's Makefile does not know the core archive: relink whenever we get here.
 $(MODULE): $(BUILD)/nginx/Makefile $(CORE_LIB) $(GLUE_SRCS)
-	rm -f $(BUILD)/nginx/ngx_http_sticky_module.so
+	rm -f $(BUILD)/nginx/$(MODULE_NAME).so
 	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
 	# a new file, renamed over the old one: running nginx processes map it
-	cp $(BUILD)/nginx/ngx_http_sticky_module.so $@.tmp && mv -f $@.tmp $@
+	cp $(BUILD)/nginx/$(MODULE_NAME).so $@.tmp && mv -f $@.tmp $@
 
 module: $(MODULE)
 
