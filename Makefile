@@ -1,9 +1,10 @@
 # ngx_sticky_module: build the C++ core, the nginx dynamic module, and run tests.
 #
-#   make            build build/ngx_http_sticky_module.so against Debian's nginx-dev
+#   make            build build/ngx_http_sticky_workers_module.so against Debian's nginx-dev
 #   make NGINX_SRC=DIR   ... against an nginx source tree instead
 #   make test       unit tests (GoogleTest) + nginx tests (prove)
 #   make deps       install the Debian packages building and testing need
+#   make deb        build/libnginx-mod-http-sticky-workers_VERSION_ARCH.deb
 #   make demo / demo-stop   a Tomcat cluster behind nginx with the module
 
 SHELL      := /bin/bash
@@ -11,11 +12,19 @@ BUILD      := $(CURDIR)/build
 CXX        ?= g++
 NGINX_BIN  ?= /usr/sbin/nginx
 NGINX_SRC  ?= /usr/share/nginx/src
-MODULE     := $(BUILD)/ngx_http_sticky_module.so
+# The nginx module's name (config's ngx_addon_name): its .so, and the
+# Debian package's name (libnginx-mod-http-sticky-workers) derive from it.
+MODULE_NAME := ngx_http_sticky_workers_module
+MODULE     := $(BUILD)/$(MODULE_NAME).so
 
 # The core has its own flags: nginx compiles module sources with its C flags.
+# debian/rules adds dpkg-buildflags' through CORE_BUILDFLAGS and drops
+# -Werror (CORE_WERROR=).
+CORE_WERROR     ?= -Werror
+CORE_BUILDFLAGS ?=
 CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden \
-                 -fvisibility-inlines-hidden -Wall -Wextra -Werror
+                 -fvisibility-inlines-hidden -Wall -Wextra $(CORE_WERROR) \
+                 $(CORE_BUILDFLAGS)
 CORE_SRCS  := $(sort $(wildcard src/*.cc src/*/*.cc))
 CORE_HDRS  := $(wildcard src/*.h src/*/*.h)
 CORE_OBJS  := $(patsubst src/%.cc,$(BUILD)/core/%.o,$(CORE_SRCS))
@@ -31,12 +40,15 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # its network namespace a non-loopback address;
 # chromium, chromium-driver, python3-selenium: the status page's browser
 # test (t/browser/drain.py drives the browser through the WebDriver);
-# wrk: the load of the shared state's soak test (t/63-state-soak.t).
+# wrk: the load of the shared state's soak test (t/63-state-soak.t);
+# DEB_BUILD_PKGS: `make deb` and its test (t/70-deb-package.t).
+DEB_BUILD_PKGS := build-essential debhelper dpkg-dev nginx-dev lintian
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
               libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
-              chromium chromium-driver python3-selenium wrk
+              chromium chromium-driver python3-selenium wrk $(DEB_BUILD_PKGS)
 
-.PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop
+.PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop \
+        deb deb-deps
 
 all: module
 
@@ -70,10 +82,10 @@ $(BUILD)/nginx/Makefile: config
 
 # nginx's Makefile does not know the core archive: relink whenever we get here.
 $(MODULE): $(BUILD)/nginx/Makefile $(CORE_LIB) $(GLUE_SRCS)
-	rm -f $(BUILD)/nginx/ngx_http_sticky_module.so
+	rm -f $(BUILD)/nginx/$(MODULE_NAME).so
 	$(MAKE) -f $(BUILD)/nginx/Makefile -C $(NGINX_SRC) modules
 	# a new file, renamed over the old one: running nginx processes map it
-	cp $(BUILD)/nginx/ngx_http_sticky_module.so $@.tmp && mv -f $@.tmp $@
+	cp $(BUILD)/nginx/$(MODULE_NAME).so $@.tmp && mv -f $@.tmp $@
 
 module: $(MODULE)
 
@@ -105,8 +117,8 @@ test-unit-san: $(SAN_BIN)
 	cd t/unit && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BIN) --gtest_brief=1
 
-test-nginx: $(MODULE)
-	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
+test-nginx: $(MODULE) $(DEB)
+	STICKY_MODULE=$(MODULE) STICKY_DEB=$(DEB) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
 
 # The failure and recovery figures of README.md (about 5 minutes; not in
 # `make test`). `make bench` (below) runs it after the comparisons.
@@ -131,6 +143,47 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# --- the Debian package --------------------------------------------------------
+#
+#   make deb    build/$(DEB_PACKAGE)_VERSION_ARCH.deb (debian/: debhelper
+#               with nginx-dev's dh-sequence-nginx)
+#
+# dpkg-buildpackage writes into the parent of the source directory, and the
+# package's core must be built with dpkg-buildflags, not be build/core's: so
+# each build works in a copy of the tree in a directory of its own under
+# build/, and the .deb is renamed into build/ when complete (two builds at
+# once do not mix; the last one wins). Its log: build/deb-build.log.
+
+DEB_PACKAGE := libnginx-mod-http-sticky-workers
+DEB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH    := $(shell dpkg --print-architecture)
+DEB         := $(BUILD)/$(DEB_PACKAGE)_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_JOBS    ?= $(shell nproc)
+DEB_INPUTS  := $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS) config Makefile \
+               README.md workers.properties.example \
+               $(filter-out %~,$(wildcard debian/* debian/source/*))
+
+deb-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_BUILD_PKGS)"
+
+deb: deb-deps
+	$(MAKE) $(DEB)
+
+$(DEB): $(DEB_INPUTS)
+	@mkdir -p $(BUILD)
+	@set -e; tmp=$$(mktemp -d $(BUILD)/deb-src.XXXXXX); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/src"; \
+	tar -C $(CURDIR) --exclude=./build --exclude-vcs -cf - . | tar -C "$$tmp/src" -xf -; \
+	echo "dpkg-buildpackage in $$tmp/src (log: $(BUILD)/deb-build.log)"; \
+	if ! (cd "$$tmp/src" && DEB_BUILD_OPTIONS="$${DEB_BUILD_OPTIONS:+$$DEB_BUILD_OPTIONS }noddebs" \
+	      dpkg-buildpackage -b -us -uc -J$(DEB_JOBS)) > "$$tmp/build.log" 2>&1; then \
+	  cp "$$tmp/build.log" $(BUILD)/deb-build.log; tail -40 "$$tmp/build.log"; exit 1; \
+	fi; \
+	cp "$$tmp/build.log" $(BUILD)/deb-build.log; \
+	mv -f "$$tmp/$(notdir $@)" $@; \
+	echo "built $@"
 
 # --- the main job ------------------------------------------------------------
 

@@ -39,7 +39,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-MODULE=${MODULE:-$REPO/build/ngx_http_sticky_module.so}
+MODULE=${MODULE:-$REPO/build/ngx_http_sticky_workers_module.so}
 AJP_RESPONDER=${AJP_RESPONDER:-$REPO/build/bench/ajp_responder}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 PAIRS=${BENCH_PAIRS:-5}

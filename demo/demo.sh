@@ -9,7 +9,7 @@
 #   demo/demo.sh status
 #
 # Environment:
-#   MODULE               the module to load (default: build/ngx_http_sticky_module.so)
+#   MODULE               the module to load (default: build/ngx_http_sticky_workers_module.so)
 #   NGINX_BIN            default /usr/sbin/nginx
 #   DEMO_PORT            nginx's port on 127.0.0.1 (and [::1]), default 8080
 #   DEMO_DIR             the state directory, default demo/.run: the cluster,
@@ -28,7 +28,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 CLUSTER=$REPO/t/tomcat/cluster.sh
 STATE=$(realpath -m "${DEMO_DIR:-${DEMO_STATE_DIR:-$HERE/.run}}")   # nginx -p and pid checks want it absolute
-MODULE=$(realpath -m "${MODULE:-$REPO/build/ngx_http_sticky_module.so}")  # load_module needs it absolute
+MODULE=$(realpath -m "${MODULE:-$REPO/build/ngx_http_sticky_workers_module.so}")  # load_module needs it absolute
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 MANAGER=${DEMO_MANAGER:-backup}
 PLAIN=${DEMO_PLAIN_UPSTREAM:-0}

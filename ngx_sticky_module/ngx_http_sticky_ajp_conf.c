@@ -359,7 +359,8 @@ ngx_http_sticky_ajp_use_upstream(ngx_conf_t *cf,
     uscf = conf->upstream.upstream;
 
     scf = uscf->srv_conf
-          ? ngx_http_conf_upstream_srv_conf(uscf, ngx_http_sticky_module)
+          ? ngx_http_conf_upstream_srv_conf(uscf,
+                                            ngx_http_sticky_workers_module)
           : NULL;
 
     if (scf == NULL || scf->balancer == NULL) {

@@ -110,7 +110,7 @@ ngx_http_sticky_ajp_packet(ngx_http_request_t *r,
             break;
         }
 
-        sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+        sp = ngx_http_get_module_ctx(r, ngx_http_sticky_workers_module);
         sp->cping_pending = 0;
         ctx->state = NGX_HTTP_STICKY_AJP_CPONG;
 

@@ -46,7 +46,7 @@ ngx_http_sticky_ajp_output(void *data, ngx_chain_t *in)
     ngx_http_sticky_peer_data_t  *sp;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_sticky_ajp_module);
-    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_workers_module);
     u = r->upstream;
     c = u->peer.connection;
 
@@ -126,7 +126,7 @@ ngx_http_sticky_ajp_start_attempt(ngx_http_request_t *r,
     ngx_http_sticky_ajp_member_t *m;
     sticky_str_t                  route, secret;
 
-    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_workers_module);
     scf = sp->conf;
 
     ctx->attempt = sp->attempts;

@@ -133,7 +133,8 @@ ngx_http_sticky_workers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_sticky_module);
+    smcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_sticky_workers_module);
 
     scfp = ngx_array_push(&smcf->upstreams);
     if (scfp == NULL) {

@@ -1,5 +1,5 @@
 /*
- * ngx_http_sticky_module: mod_jk's load balancer for stock nginx.
+ * ngx_http_sticky_workers_module: mod_jk's load balancer for stock nginx.
  *
  *     upstream tomcats {
  *         sticky_workers /etc/nginx/workers.properties [lb=NAME];
@@ -51,7 +51,7 @@ static ngx_command_t  ngx_http_sticky_commands[] = {
 };
 
 
-static ngx_http_module_t  ngx_http_sticky_module_ctx = {
+static ngx_http_module_t  ngx_http_sticky_workers_module_ctx = {
     ngx_http_sticky_preconfiguration,      /* preconfiguration */
     ngx_http_sticky_postconfiguration,     /* postconfiguration */
 
@@ -69,9 +69,9 @@ static ngx_http_module_t  ngx_http_sticky_module_ctx = {
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
-ngx_module_t  ngx_http_sticky_module = {
+ngx_module_t  ngx_http_sticky_workers_module = {
     NGX_MODULE_V1,
-    &ngx_http_sticky_module_ctx,           /* module context */
+    &ngx_http_sticky_workers_module_ctx,   /* module context */
     ngx_http_sticky_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
@@ -95,7 +95,7 @@ ngx_http_sticky_init_upstream(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *us)
 {
     ngx_http_sticky_srv_conf_t  *scf;
 
-    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_module);
+    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_workers_module);
 
     if (us->servers->nelts != scf->nmembers) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -146,7 +146,7 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
 {
     ngx_http_sticky_peer_data_t  *sp;
 
-    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_workers_module);
 
     if (sp && (sp->force_503 || sp->unavailable) && !sp->rewrote_503
         && (r->headers_out.status == NGX_HTTP_BAD_GATEWAY
@@ -154,7 +154,8 @@ ngx_http_sticky_header_filter(ngx_http_request_t *r)
                 && r->headers_out.status == NGX_HTTP_GATEWAY_TIME_OUT)))
     {
         sp->rewrote_503 = 1;
-        return ngx_http_filter_finalize_request(r, &ngx_http_sticky_module,
+        return ngx_http_filter_finalize_request(r,
+                                                &ngx_http_sticky_workers_module,
                                                 NGX_HTTP_SERVICE_UNAVAILABLE);
     }
 
@@ -243,7 +244,8 @@ ngx_http_sticky_upstreams(ngx_cycle_t *cycle)
 {
     ngx_http_sticky_main_conf_t  *smcf;
 
-    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_sticky_module);
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_sticky_workers_module);
 
     return smcf ? &smcf->upstreams : NULL;
 }

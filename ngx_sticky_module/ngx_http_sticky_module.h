@@ -162,7 +162,7 @@ typedef struct {
 } ngx_http_sticky_peer_data_t;
 
 
-extern ngx_module_t  ngx_http_sticky_module;
+extern ngx_module_t  ngx_http_sticky_workers_module;
 
 
 /* ngx_http_sticky_module.c: the sticky upstreams of a cycle (NULL: none) */

@@ -59,7 +59,7 @@ ngx_http_sticky_init_peer(ngx_http_request_t *r,
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_sticky_peer_data_t  *sp;
 
-    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_module);
+    scf = ngx_http_conf_upstream_srv_conf(us, ngx_http_sticky_workers_module);
 
     words = (scf->nmembers + 63) / 64;
 
@@ -109,7 +109,7 @@ ngx_http_sticky_init_peer(ngx_http_request_t *r,
         }
     }
 
-    ngx_http_set_ctx(r, sp, ngx_http_sticky_module);
+    ngx_http_set_ctx(r, sp, ngx_http_sticky_workers_module);
 
     return NGX_OK;
 }

@@ -65,7 +65,10 @@ ngx_http_sticky_probe_ssl_location(ngx_conf_t *cf)
 
     modules = cf->cycle->modules;
 
-    for (i = 0; modules[i] && modules[i] != &ngx_http_sticky_module; i++) {
+    for (i = 0;
+         modules[i] && modules[i] != &ngx_http_sticky_workers_module;
+         i++)
+    {
         if (modules[i]->type == NGX_HTTP_MODULE
             && ngx_strcmp(modules[i]->name, "ngx_http_proxy_module") == 0)
         {
@@ -73,7 +76,7 @@ ngx_http_sticky_probe_ssl_location(ngx_conf_t *cf)
         }
     }
 
-    if (modules[i] == NULL || modules[i] == &ngx_http_sticky_module) {
+    if (modules[i] == NULL || modules[i] == &ngx_http_sticky_workers_module) {
         return NGX_CONF_OK;
     }
 
@@ -86,7 +89,7 @@ ngx_http_sticky_probe_ssl_location(ngx_conf_t *cf)
         return NGX_CONF_OK;
     }
 
-    scf = ngx_http_conf_upstream_srv_conf(uscf, ngx_http_sticky_module);
+    scf = ngx_http_conf_upstream_srv_conf(uscf, ngx_http_sticky_workers_module);
 
     if (scf->balancer == NULL || scf->probe_uri.len == 0) {
         return NGX_CONF_OK;

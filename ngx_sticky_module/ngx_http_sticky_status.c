@@ -321,7 +321,7 @@ ngx_http_sticky_status_snapshot(ngx_http_request_t *r, sticky_status_t *st,
     ngx_http_sticky_srv_conf_t   *scf, **scfp;
     ngx_http_sticky_main_conf_t  *smcf;
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_sticky_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_sticky_workers_module);
     scfp = smcf->upstreams.elts;
     found = 0;
 

@@ -223,7 +223,7 @@ ngx_http_sticky_status_host_ok(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_sticky_workers_module);
 
     for (i = 0; i < slcf->status_nnames; i++) {
         if (ngx_http_sticky_status_server_name(&slcf->status_names[i], &host)) {

@@ -64,7 +64,7 @@ ngx_http_sticky_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     sticky_sessions_t             sessions;
     ngx_http_sticky_peer_data_t  *sp;
 
-    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_module);
+    sp = ngx_http_get_module_ctx(r, ngx_http_sticky_workers_module);
 
     if (sp == NULL) {
         v->not_found = 1;

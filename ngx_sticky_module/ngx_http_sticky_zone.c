@@ -85,7 +85,7 @@ ngx_http_sticky_add_zone(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
     size = blocks * block + 8 * ngx_pagesize;
 
     scf->shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                          &ngx_http_sticky_module);
+                                          &ngx_http_sticky_workers_module);
     if (scf->shm_zone == NULL) {
         return NGX_ERROR;
     }
@@ -533,7 +533,7 @@ ngx_http_sticky_old_zone(ngx_cycle_t *cycle, ngx_str_t *name)
             i = 0;
         }
 
-        if (zone[i].tag != &ngx_http_sticky_module
+        if (zone[i].tag != &ngx_http_sticky_workers_module
             || zone[i].shm.name.len != name->len
             || ngx_strncmp(zone[i].shm.name.data, name->data, name->len) != 0
             || zone[i].shm.addr == NULL)

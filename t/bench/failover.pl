@@ -12,7 +12,7 @@
 #   as in the mod_jk 1.2.48 measurement the README compares with, once with
 #   probe=/ probe_interval=1s and once the mod_jk way (a request probes).
 #
-#   STICKY_MODULE=build/ngx_http_sticky_module.so perl -I t/lib t/bench/failover.pl
+#   STICKY_MODULE=build/ngx_http_sticky_workers_module.so perl -I t/lib t/bench/failover.pl
 
 use strict;
 use warnings;

@@ -29,7 +29,7 @@ our @EXPORT_OK = qw(free_port lb_properties session_id header served_by
 
 my $NGINX  = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
 my $MODULE = $ENV{STICKY_MODULE}
-    or die "STICKY_MODULE must name the built ngx_http_sticky_module.so\n";
+    or die "STICKY_MODULE must name the built ngx_http_sticky_workers_module.so\n";
 
 sub new {
     my ($class, %opts) = @_;
