@@ -4,7 +4,9 @@
 #include <cctype>
 #include <limits>
 
+#include "message.h"
 #include "status_window.h"
+#include "values.h"
 
 namespace sticky {
 namespace {
@@ -14,30 +16,6 @@ int HexDigit(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-bool ParseActivationValue(std::string_view v, Activation* out) {
-  static constexpr struct {
-    const char* names[3];
-    Activation activation;
-  } kNames[] = {{{"A", "ACT", "Active"}, Activation::kActive},
-                {{"D", "DIS", "Disabled"}, Activation::kDisabled},
-                {{"S", "STP", "Stopped"}, Activation::kStopped}};
-  for (const auto& entry : kNames)
-    for (const char* name : entry.names)
-      if (EqualsNoCase(v, name)) {
-        *out = entry.activation;
-        return true;
-      }
-  return false;
 }
 
 bool ParseLbfactor(std::string_view v, std::uint32_t* out) {
@@ -50,24 +28,6 @@ bool ParseLbfactor(std::string_view v, std::uint32_t* out) {
   if (n < 1 || n > kMaxAdminLbfactor) return false;
   *out = n;
   return true;
-}
-
-std::string Quote(std::string_view s) {
-  // For messages: printable ASCII as is, the rest as \xNN, at most 64 bytes.
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  if (s.size() > 64) out += "...";
-  return out + "\"";
 }
 
 void ResetLoadValues(Zone& zone) {
@@ -125,16 +85,16 @@ bool ParseAdminForm(std::string_view body, AdminForm* form, std::string* error) 
     } else if (key == "activation") {
       ++operations;
       form->op = AdminOp::kActivation;
-      if (!ParseActivationValue(value, &form->activation)) {
-        *error = "invalid activation " + Quote(value) + ": use A, D or S";
+      if (!FindActivation(value, &form->activation)) {
+        *error = Message({"invalid activation ", Quoted(value, 64), ": use A, D or S"});
         return false;
       }
     } else if (key == "lbfactor") {
       ++operations;
       form->op = AdminOp::kLbfactor;
       if (!ParseLbfactor(value, &form->lbfactor)) {
-        *error = "invalid lbfactor " + Quote(value) + ": use a number from 1 to " +
-                 std::to_string(kMaxAdminLbfactor);
+        *error = Message({"invalid lbfactor ", Quoted(value, 64), ": use a number from 1 to ",
+                          kMaxAdminLbfactor});
         return false;
       }
     } else if (key == "action") {
@@ -142,12 +102,12 @@ bool ParseAdminForm(std::string_view body, AdminForm* form, std::string* error) 
       if (value == "reset") form->op = AdminOp::kReset;
       else if (value == "recover") form->op = AdminOp::kRecover;
       else {
-        *error = "invalid action " + Quote(value) + ": use reset or recover";
+        *error = Message({"invalid action ", Quoted(value, 64), ": use reset or recover"});
         return false;
       }
     } else {
-      *error = "unknown field " + Quote(key) +
-               ": use upstream, worker, and one of activation, lbfactor, action";
+      *error = Message({"unknown field ", Quoted(key, 64),
+                        ": use upstream, worker, and one of activation, lbfactor, action"});
       return false;
     }
   }

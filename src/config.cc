@@ -18,7 +18,6 @@ namespace sticky {
 
 namespace {
 
-Quoted Quote(std::string_view s) { return Quoted(s); }
 
 std::string JoinNames(const std::vector<Balancer>& balancers) {
   std::string names;
@@ -65,7 +64,7 @@ std::vector<std::string> ReadWorkerList(const Properties& properties, const std:
     else
       diagnostics->push_back(Diagnostic{Severity::kWarning, SourceLocation{file, p->line},
                                         std::string(p->key),
-                                        Message({"worker ", Quote(name),
+                                        Message({"worker ", Quoted(name),
                                                  " is listed more than once in \"worker.list\""})});
   }
   return list;
@@ -80,7 +79,7 @@ int ReadMaintain(const Properties& properties, const std::string& file,
   int seconds = ParseInt(p->value, &problem);
   if (!problem.empty())
     diagnostics->push_back(Diagnostic{Severity::kWarning, where, std::string(p->key),
-                                      Message({"invalid value ", Quote(p->value),
+                                      Message({"invalid value ", Quoted(p->value),
                                                " in \"worker.maintain\": ", problem})});
   if (seconds >= 0) return seconds;
   diagnostics->push_back(Diagnostic{Severity::kWarning, where, std::string(p->key),
@@ -97,7 +96,7 @@ void DowngradeUnlistedErrors(std::string_view name, std::vector<Diagnostic>* dia
     if (d.severity == Severity::kNotice) continue;
     if (d.severity == Severity::kError) {
       d.severity = Severity::kWarning;
-      d.message = Message({d.message, " (lb worker ", Quote(name),
+      d.message = Message({d.message, " (lb worker ", Quoted(name),
                            " is not in \"worker.list\", so mod_jk ignores this; nginx cannot "
                            "use it)"});
     }
@@ -322,7 +321,7 @@ Config LoadConfig(std::string_view text, const std::string& file, const EnvLooku
     if (list != nullptr && !IsDefined(context, name))
       config.diagnostics.push_back(Diagnostic{
           Severity::kWarning, SourceLocation{file, list->line}, std::string(list->key),
-          Message({"worker ", Quote(name),
+          Message({"worker ", Quoted(name),
                    " of \"worker.list\" is not defined: mod_jk makes it an ajp13 worker for "
                    "localhost:8009"})});
     CheckListedWorker(context, name);
@@ -389,17 +388,17 @@ const Balancer* SelectBalancer(const Config& config, std::string_view name, std:
       for (const Member& m : b.members)
         if (type.empty() && m.name == name) type = m.type;
     if (type.empty()) {
-      *error = Message({"no lb, ajp13 or ajp14 worker ", Quote(name), " in ", config.file, " (",
+      *error = Message({"no lb, ajp13 or ajp14 worker ", Quoted(name), " in ", config.file, " (",
                         known(), ")"});
     } else if (type != "ajp13" && type != "ajp14") {
-      *error = Message({"worker ", Quote(name), " in ", config.file, " is not an lb worker but ",
+      *error = Message({"worker ", Quoted(name), " in ", config.file, " is not an lb worker but ",
                         type, " (", known(), ")"});
     } else if (listed(name)) {
-      *error = Message({"worker ", Quote(name), " of \"worker.list\" in ", config.file,
+      *error = Message({"worker ", Quoted(name), " of \"worker.list\" in ", config.file,
                         " is not defined: there is no \"worker.", name, ".*\" key (", known(),
                         ")"});
     } else {
-      *error = Message({type, " worker ", Quote(name), " in ", config.file,
+      *error = Message({type, " worker ", Quoted(name), " in ", config.file,
                         " is not in \"worker.list\": add it there to use it on its own (",
                         known(), ")"});
     }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "message.h"
+#include "values.h"
 
 namespace sticky {
 namespace {
@@ -12,13 +13,6 @@ bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 // RFC 2616 separators, which a cookie name (a token) may not hold.
 bool IsSeparator(char c) {
   return std::string_view("()<>@,;:\\\"/[]?={} \t").find(c) != std::string_view::npos;
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
 }
 
 std::string_view SameSiteName(SameSite s) {

@@ -18,7 +18,8 @@
 namespace sticky {
 
 // `text` between double quotes; when longer than `max_bytes`, its start
-// and "..." (inside the quotes).
+// and "..." (inside the quotes). A control byte is written as \xNN, so a
+// quoted value cannot start a log line of its own.
 struct Quoted {
   explicit Quoted(std::string_view text, size_t max_bytes = std::string_view::npos)
       : text(text), max_bytes(max_bytes) {}
@@ -36,6 +37,7 @@ class MessagePiece {
   MessagePiece(Quoted quoted) : quoted_(true) {
     cut_ = quoted.text.size() > quoted.max_bytes;
     text_ = cut_ ? quoted.text.substr(0, quoted.max_bytes) : quoted.text;
+    for (char c : text_) controls_ += IsControl(c);
   }
   template <typename Integer, typename = std::enable_if_t<std::is_integral_v<Integer> &&
                                                           !std::is_same_v<Integer, bool> &&
@@ -48,19 +50,43 @@ class MessagePiece {
   MessagePiece(const MessagePiece&) = delete;
   MessagePiece& operator=(const MessagePiece&) = delete;
 
-  size_t size() const { return text_.size() + (quoted_ ? 2 : 0) + (cut_ ? 3 : 0); }
+  size_t size() const {
+    return text_.size() + 3 * controls_ + (quoted_ ? 2 : 0) + (cut_ ? 3 : 0);
+  }
 
   // Writes size() bytes at `out`; returns where they end.
   char* CopyTo(char* out) const {
     if (quoted_) *out++ = '"';
-    if (!text_.empty()) out = static_cast<char*>(std::memcpy(out, text_.data(), text_.size())) + text_.size();
+    if (controls_ == 0) {
+      if (!text_.empty())
+        out = static_cast<char*>(std::memcpy(out, text_.data(), text_.size())) + text_.size();
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (char c : text_) {
+        if (!IsControl(c)) {
+          *out++ = c;
+          continue;
+        }
+        const auto byte = static_cast<unsigned char>(c);
+        *out++ = '\\';
+        *out++ = 'x';
+        *out++ = kHex[byte >> 4];
+        *out++ = kHex[byte & 15];
+      }
+    }
     if (cut_) out = static_cast<char*>(std::memcpy(out, "...", 3)) + 3;
     if (quoted_) *out++ = '"';
     return out;
   }
 
  private:
+  static bool IsControl(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  }
+
   std::string_view text_;
+  size_t controls_ = 0;  // control bytes in a Quoted text, each written as \xNN
   bool quoted_ = false;
   bool cut_ = false;
   char digits_[24];  // an integer's text (text_ points here)

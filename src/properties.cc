@@ -200,7 +200,6 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 // A key or value in a message (message.h).
-Quoted Quote(std::string_view s) { return Quoted(s, kMaxQuoted); }
 
 // What the reader reports, one kind per message: each kind is shown
 // kMaxDiagnosticsOfAKind times at most.
@@ -445,7 +444,7 @@ bool Reader::Charge(size_t bytes, unsigned line, std::string_view key) {
                     " bytes of keys and values from the ", file_bytes_,
                     " bytes of the file (the limit is ", kBuiltBytesBase >> 10, " KiB + ",
                     kBuiltBytesPerByte, " times the file's size, at most ",
-                    kMaxBuiltBytes >> 20, " MiB), at ", Quote(key), ": is there a loop?"}));
+                    kMaxBuiltBytes >> 20, " MiB), at ", Quoted(key, kMaxQuoted), ": is there a loop?"}));
   over_budget_ = true;
   return false;
 }
@@ -518,15 +517,15 @@ void Reader::ReadPiece(std::string_view piece, unsigned line, bool after_backsla
     std::string_view closest = ClosestAttribute(attribute);
     Report(Kind::kUnknownAttribute, Severity::kError, line, key,
            closest.empty()
-               ? Message({"unknown attribute ", Quote(attribute), " in ", Quote(key)})
-               : Message({"unknown attribute ", Quote(attribute), " in ", Quote(key),
-                          ", did you mean ", Quote(closest), "?"}));
+               ? Message({"unknown attribute ", Quoted(attribute, kMaxQuoted), " in ", Quoted(key, kMaxQuoted)})
+               : Message({"unknown attribute ", Quoted(attribute, kMaxQuoted), " in ", Quoted(key, kMaxQuoted),
+                          ", did you mean ", Quoted(closest, kMaxQuoted), "?"}));
     return;
   }
   CheckKey(key, line);
   if (*ends_with_backslash && StartsWith(key, "worker.") && !Full(Kind::kBackslash))
     Report(Kind::kBackslash, Severity::kWarning, line, key,
-           Message({"value of ", Quote(key),
+           Message({"value of ", Quoted(key, kMaxQuoted),
                     " ends with \"\\\": workers.properties has no line continuation, mod_jk "
                     "keeps the \"\\\" in the value"}));
   Store(key, Substitute(value, key, line), line);
@@ -545,10 +544,10 @@ void Reader::CheckKey(std::string_view key, unsigned line) {
       const std::string_view meant = key.substr(worker_at);
       Report(Kind::kKeyPrefix, Severity::kWarning, line, key,
              StartsWith(prefix, kUtf8ByteOrderMark)
-                 ? Message({Quote(meant),
+                 ? Message({Quoted(meant, kMaxQuoted),
                             " follows a UTF-8 byte order mark, so mod_jk reads the mark as "
                             "part of the key and ignores the line: save the file without it"})
-                 : Message({Quote(key), " does not start with \"worker.\", so mod_jk reads it "
+                 : Message({Quoted(key, kMaxQuoted), " does not start with \"worker.\", so mod_jk reads it "
                             "as a variable and ignores it",
                             prefix.front() == ';' ? " (comments start with \"#\")" : ""}));
       return;
@@ -560,26 +559,26 @@ void Reader::CheckKey(std::string_view key, unsigned line) {
       return;
     if (!Full(Kind::kWorkerCase))
       Report(Kind::kWorkerCase, Severity::kWarning, line, key,
-             Message({Quote(key),
+             Message({Quoted(key, kMaxQuoted),
                       " does not start with \"worker.\" (keys are case-sensitive), so mod_jk "
                       "reads it as a variable: did you mean ",
-                      Quote("worker." + std::string(key.substr(7))), "?"}));
+                      Quoted("worker." + std::string(key.substr(7)), kMaxQuoted), "?"}));
     return;
   }
   const std::string_view attribute = worker_key->attribute;
   if (worker_key->worker.empty() && attribute != "list" && attribute != "maintain" &&
       !Full(Kind::kNoWorkerName))
     Report(Kind::kNoWorkerName, Severity::kWarning, line, key,
-           Message({Quote(key), " names no worker (expected \"worker.NAME.", attribute,
+           Message({Quoted(key, kMaxQuoted), " names no worker (expected \"worker.NAME.", attribute,
                     "\"), mod_jk ignores it"}));
   if (IsDeprecatedAttribute(attribute) && !Full(Kind::kDeprecated)) {
     std::string_view replacement = DeprecatedReplacement(attribute);
     Report(Kind::kDeprecated, Severity::kWarning, line, key,
            replacement.empty()
-               ? Message({"attribute ", Quote(attribute), " in ", Quote(key),
+               ? Message({"attribute ", Quoted(attribute, kMaxQuoted), " in ", Quoted(key, kMaxQuoted),
                           " is deprecated and has no effect"})
-               : Message({"attribute ", Quote(attribute), " in ", Quote(key),
-                          " is deprecated, use ", Quote(replacement)}));
+               : Message({"attribute ", Quoted(attribute, kMaxQuoted), " in ", Quoted(key, kMaxQuoted),
+                          " is deprecated, use ", Quoted(replacement, kMaxQuoted)}));
   }
 }
 
@@ -599,7 +598,7 @@ std::string_view Reader::Substitute(std::string_view value, std::string_view key
     if (seen == kMaxSubstitutions) {
       if (!Full(Kind::kTooManySubstitutions))
         Report(Kind::kTooManySubstitutions, Severity::kWarning, line, key,
-               Message({"more than 21 \"$(\" in the value of ", Quote(key),
+               Message({"more than 21 \"$(\" in the value of ", Quoted(key, kMaxQuoted),
                         ": mod_jk leaves the rest as it is"}));
       break;
     }
@@ -607,7 +606,7 @@ std::string_view Reader::Substitute(std::string_view value, std::string_view key
     if (close == std::string::npos) {
       if (!Full(Kind::kUnclosedSubstitution))
         Report(Kind::kUnclosedSubstitution, Severity::kWarning, line, key,
-               Message({"\"$(\" without \")\" in the value of ", Quote(key), ", kept as it is"}));
+               Message({"\"$(\" without \")\" in the value of ", Quoted(key, kMaxQuoted), ", kept as it is"}));
       break;
     }
     std::string name = result.substr(open + 2, close - open - 2);
@@ -620,7 +619,7 @@ std::string_view Reader::Substitute(std::string_view value, std::string_view key
     } else {
       if (!Full(Kind::kUndefinedVariable))
         Report(Kind::kUndefinedVariable, Severity::kWarning, line, key,
-               Message({Quote("$(" + name + ")"), " in the value of ", Quote(key),
+               Message({Quoted("$(" + name + ")", kMaxQuoted), " in the value of ", Quoted(key, kMaxQuoted),
                         " is not defined before this line nor in the environment, mod_jk "
                         "keeps it as it is"}));
       start = close;
@@ -650,17 +649,17 @@ void Reader::Store(std::string_view key, std::string_view value, unsigned line) 
   if (rule == DuplicateRule::kReplace) {
     if (!Full(Kind::kDuplicateReplaced))
       Report(Kind::kDuplicateReplaced, Severity::kWarning, line, key,
-             Message({"duplicate ", Quote(key), ": the value ", Quote(old->value), " of line ",
-                      old->line, " is replaced by ", Quote(value)}));
+             Message({"duplicate ", Quoted(key, kMaxQuoted), ": the value ", Quoted(old->value, kMaxQuoted), " of line ",
+                      old->line, " is replaced by ", Quoted(value, kMaxQuoted)}));
     old->value = value;
     states_[IndexOf(*old)].room = 0;
   } else {
     Join(old, JoinSeparator(rule), value);
     if (rule != DuplicateRule::kJoinList && !Full(Kind::kDuplicateJoined)) {
       Report(Kind::kDuplicateJoined, Severity::kWarning, line, key,
-             Message({"duplicate ", Quote(key), " (first set on line ", old->line,
+             Message({"duplicate ", Quoted(key, kMaxQuoted), " (first set on line ", old->line,
                       "): mod_jk does not replace the value, it joins both into ",
-                      Quote(old->value),
+                      Quoted(old->value, kMaxQuoted),
                       EndsWith(key, ".balanced_workers")
                           ? ", a single member name: use \"balance_workers\", which can be "
                             "repeated"
@@ -707,7 +706,7 @@ bool Reader::ResolveChain(std::string_view prefix, int depth, const Property& st
   if (depth > kMaxReferenceDepth) {
     if (!Full(Kind::kReferenceTooDeep))
       Report(Kind::kReferenceTooDeep, Severity::kError, start.line, start.key,
-             Message({"references starting at ", Quote(start.key),
+             Message({"references starting at ", Quoted(start.key, kMaxQuoted),
                       " nest more than 20 levels deep (mod_jk's limit): is there a loop?"}));
     return false;
   }
@@ -759,15 +758,15 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
   KeysUnder(reference.value, &sources);
   if (sources.empty()) {
     if (Full(Kind::kReferenceMatchesNothing)) return false;
-    std::string message = Message({"reference ", Quote(reference.value), " in ",
-                                   Quote(reference.key), " matches no key (\"",
+    std::string message = Message({"reference ", Quoted(reference.value, kMaxQuoted), " in ",
+                                   Quoted(reference.key, kMaxQuoted), " matches no key (\"",
                                    reference.value, ".*\")"});
     if (EndsWith(reference.value, ".")) {
       message += ": write the prefix without the trailing \".\"";
     } else if (!StartsWith(reference.value, "worker.")) {
       const std::string with_worker = Message({"worker.", reference.value});
       KeysUnder(with_worker, &sources);
-      if (!sources.empty()) message += Message({", did you mean ", Quote(with_worker), "?"});
+      if (!sources.empty()) message += Message({", did you mean ", Quoted(with_worker, kMaxQuoted), "?"});
     }
     Report(Kind::kReferenceMatchesNothing, Severity::kError, reference.line, reference.key,
            std::move(message));
@@ -791,7 +790,7 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
     if (properties_.entries().size() >= kMaxEntries) {
       if (!Full(Kind::kTooManyKeys))
         Report(Kind::kTooManyKeys, Severity::kError, reference.line, reference.key,
-               Message({"references in ", Quote(reference.key), " create too many keys"}));
+               Message({"references in ", Quoted(reference.key, kMaxQuoted), " create too many keys"}));
       too_many_keys_ = true;
       return false;
     }
@@ -803,7 +802,7 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
     const std::string_view key(bytes, key_size);
     if (!IsValidKey(key) && !Full(Kind::kInheritedUnsupported))
       Report(Kind::kInheritedUnsupported, Severity::kWarning, source.line, key,
-             Message({Quote(key), " inherited from ", Quote(source.key),
+             Message({Quoted(key, kMaxQuoted), " inherited from ", Quoted(source.key, kMaxQuoted),
                       " is not a supported attribute, mod_jk ignores it"}));
     std::string_view origin = source.inherited_from.empty() ? source.key : source.inherited_from;
     // A copy of a reference already resolved is spent, as in mod_jk (whose

@@ -102,8 +102,8 @@ void JsonWorker(std::string* out, const WorkerRow& w) {
   Number(out, "distance", NonNegative(w.member->distance));
   Text(out, "host", w.member->host);
   Number(out, "port", NonNegative(w.member->port));
-  Text(out, "activation", ActivationLetter(w.activation));
-  Text(out, "configured_activation", ActivationLetter(w.configured_activation));
+  Text(out, "activation", NamesOf(w.activation).letter);
+  Text(out, "configured_activation", NamesOf(w.configured_activation).letter);
   Text(out, "state", HealthName(w.health));
   Number(out, "lbfactor", s.lbfactor);
   Number(out, "configured_lbfactor", s.configured_lbfactor);
@@ -153,24 +153,6 @@ std::string ProbeText(const MemberState& s, Health health) {
 }
 
 }  // namespace
-
-const char* ActivationLetter(Activation a) noexcept {
-  switch (a) {
-    case Activation::kActive: return "A";
-    case Activation::kDisabled: return "D";
-    case Activation::kStopped: return "S";
-  }
-  return "S";
-}
-
-const char* ActivationJkName(Activation a) noexcept {
-  switch (a) {
-    case Activation::kActive: return "ACT";
-    case Activation::kDisabled: return "DIS";
-    case Activation::kStopped: return "STP";
-  }
-  return "STP";
-}
 
 std::vector<WorkerRow> WorkerRows(const UpstreamView& upstream, const StatusView& view) {
   std::vector<WorkerRow> rows;

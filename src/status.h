@@ -66,10 +66,6 @@ struct WorkerRow {
 // belong to the balancer (a reload raced the copy).
 std::vector<WorkerRow> WorkerRows(const UpstreamView& upstream, const StatusView& view);
 
-// "A", "D", "S" and mod_jk's "ACT", "DIS", "STP".
-const char* ActivationLetter(Activation a) noexcept;
-const char* ActivationJkName(Activation a) noexcept;
-
 std::string RenderJson(const StatusView& view);
 std::string RenderPrometheus(const StatusView& view);
 std::string RenderProperties(const StatusView& view);

@@ -56,15 +56,6 @@ const char* StateClass(Health h) {
   return "bad";
 }
 
-const char* ActivationWord(Activation a) {
-  switch (a) {
-    case Activation::kActive: return "active";
-    case Activation::kDisabled: return "drained";
-    case Activation::kStopped: return "stopped";
-  }
-  return "stopped";
-}
-
 // A button that POSTs field=value for one worker (the script sends it).
 void Button(Html& h, const UpstreamView& u, const WorkerRow& w, std::string_view field,
             std::string_view value, std::string_view label, std::string_view title,
@@ -97,7 +88,7 @@ void Actions(Html& h, const UpstreamView& u, const WorkerRow& w) {
 
 void Row(Html& h, const StatusView& view, const UpstreamView& u, const WorkerRow& w) {
   const MemberState& s = *w.state;
-  h.Raw("<tr data-worker=\"").Text(w.name).Raw("\" class=\"a-").Raw(ActivationLetter(w.activation));
+  h.Raw("<tr data-worker=\"").Text(w.name).Raw("\" class=\"a-").Raw(NamesOf(w.activation).letter);
   h.Raw(" st-").Raw(StateClass(w.health)).Raw("\">");
   h.Td("worker", "name").Raw("<b>").Text(w.name).Raw("</b><small>").Text(w.member->host);
   h.Raw(":").Num(static_cast<std::uint64_t>(std::max(w.member->port, 0)));
@@ -107,9 +98,9 @@ void Row(Html& h, const StatusView& view, const UpstreamView& u, const WorkerRow
   h.Td("distance", "n").Num(static_cast<std::uint64_t>(std::max(w.member->distance, 0)));
   h.Raw("</td>");
   h.Td("lbfactor", "n").Num(s.lbfactor).Raw("</td>");
-  h.Td("activation", "wrap").Raw("<span class=\"badge a-").Raw(ActivationLetter(w.activation));
+  h.Td("activation", "wrap").Raw("<span class=\"badge a-").Raw(NamesOf(w.activation).letter);
   h.Raw("\">");
-  h.Raw(ActivationLetter(w.activation)).Raw(" ").Raw(ActivationWord(w.activation)).Raw("</span>");
+  h.Raw(NamesOf(w.activation).letter).Raw(" ").Raw(NamesOf(w.activation).word).Raw("</span>");
   if (w.activation != Activation::kActive)
     h.Raw(w.idle ? " <span class=\"badge idle\">idle</span>"
                  : " <span class=\"badge busy\">sessions left</span>");

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "status.h"
+#include "values.h"
 
 namespace sticky {
 namespace {
@@ -135,7 +136,7 @@ std::string RenderPrometheus(const StatusView& view) {
            [](const WorkerRow& r) { return U(r.state->lb_value); });
   w.Enum("sticky_worker_activation", "activation",
          "Administrative activation: A active, D disabled (own sessions only), S stopped.",
-         {"A", "D", "S"}, [](const WorkerRow& r) { return std::string(ActivationLetter(r.activation)); });
+         {"A", "D", "S"}, [](const WorkerRow& r) { return std::string(NamesOf(r.activation).letter); });
   w.Enum("sticky_worker_state", "state", "Runtime state, as mod_jk names it.",
          {"OK/IDLE", "OK", "ERR/REC", "ERR/FRC", "OK/BUSY", "ERR", "ERR/PRB"},
          [](const WorkerRow& r) { return std::string(HealthName(r.health)); });

@@ -121,7 +121,7 @@ std::string RenderProperties(const StatusView& view) {
       p.Put(w.name, "host", m.host);
       p.Put(w.name, "port", port);
       p.Put(w.name, "address", m.host + ":" + port);
-      p.Put(w.name, "activation", ActivationJkName(w.activation));
+      p.Put(w.name, "activation", NamesOf(w.activation).jk);
       p.Put(w.name, "lbfactor", static_cast<std::uint64_t>(s.lbfactor));
       p.Put(w.name, "route", w.route);
       p.Put(w.name, "redirect", m.redirect);

@@ -14,6 +14,7 @@
 #include "state.h"
 #include "status.h"
 #include "sticky_core.h"
+#include "values.h"
 
 #define STICKY_API extern "C"
 
@@ -100,11 +101,11 @@ bool ApplyOne(sticky::Zone& zone, std::size_t i, const sticky::AdminForm& form,
   sticky::MemberState& m = zone.record(i);
   switch (form.op) {
     case sticky::AdminOp::kActivation: {
-      const char* before = sticky::ActivationLetter(m.GetActivation());
+      const char* before = sticky::NamesOf(m.GetActivation()).letter;
       *changed = sticky::SetActivation(zone, i, form.activation);
       if (*changed) msg.Put("activation ").Put(before).Put(" -> ");
       else msg.Put("activation already ");
-      msg.Put(sticky::ActivationLetter(form.activation));
+      msg.Put(sticky::NamesOf(form.activation).letter);
       return true;
     }
     case sticky::AdminOp::kLbfactor: {

@@ -1,5 +1,8 @@
 #include "values.h"
 
+#include <cctype>
+#include <iterator>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -122,13 +125,39 @@ const char* LockName(Lock lock) {
   return lock == Lock::kPessimistic ? "Pessimistic" : "Optimistic";
 }
 
-const char* ActivationName(Activation activation) {
-  switch (activation) {
-    case Activation::kActive: return "Active";
-    case Activation::kDisabled: return "Disabled";
-    case Activation::kStopped: return "Stopped";
+namespace {
+
+// In the order of enum Activation.
+constexpr ActivationNames kActivationNames[] = {{"A", "ACT", "Active", "active"},
+                                                {"D", "DIS", "Disabled", "drained"},
+                                                {"S", "STP", "Stopped", "stopped"}};
+
+}  // namespace
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+const ActivationNames& NamesOf(Activation activation) noexcept {
+  const auto index = static_cast<size_t>(activation);
+  return kActivationNames[index < std::size(kActivationNames) ? index : 2];
+}
+
+bool FindActivation(std::string_view text, Activation* out) noexcept {
+  for (size_t i = 0; i < std::size(kActivationNames); ++i) {
+    const ActivationNames& names = kActivationNames[i];
+    if (EqualsIgnoringCase(text, names.letter) || EqualsIgnoringCase(text, names.jk) ||
+        EqualsIgnoringCase(text, names.name)) {
+      *out = static_cast<Activation>(i);
+      return true;
+    }
   }
-  return "Active";
+  return false;
 }
 
 }  // namespace sticky

@@ -31,13 +31,27 @@ Lock ParseLock(std::string_view text, std::string* problem);
 // A D S or 0 1 2 (default Active).
 Activation ParseActivation(std::string_view text, std::string* problem);
 
+// ASCII letters compared without their case.
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) noexcept;
+
 // jk_map_get_string_list: the words between runs of ' ', '\t' and ','.
 std::vector<std::string> SplitList(std::string_view text);
 
-// Names for messages: "Request", "Optimistic", "Active", ...
+// Names for messages: "Request", "Optimistic", ...
 const char* MethodName(Method method);
 const char* LockName(Lock lock);
-const char* ActivationName(Activation activation);
+
+// The names of an activation, all in one place.
+struct ActivationNames {
+  const char* letter;  // "A": the status page, its form, JSON
+  const char* jk;      // "ACT": mod_jk's status worker, JK_LB_ACTIVATION over AJP
+  const char* name;    // "Active": workers.properties, messages
+  const char* word;    // "active": the page's word for an operator
+};
+const ActivationNames& NamesOf(Activation activation) noexcept;
+// The activation whose letter, mod_jk name or name is `text` (any case), as
+// a status form may give it; false when none is.
+bool FindActivation(std::string_view text, Activation* out) noexcept;
 
 }  // namespace sticky
 

@@ -14,7 +14,6 @@ namespace sticky {
 
 namespace {
 
-Quoted Quote(std::string_view s) { return Quoted(s); }
 
 // The key that really is in the file: for an inherited key, the template's.
 std::string_view OriginalKey(const Property& p) {
@@ -23,8 +22,8 @@ std::string_view OriginalKey(const Property& p) {
 
 // "worker.n1.port", or "worker.n1.port" (inherited from "worker.t.port").
 std::string Describe(const Property& p) {
-  if (p.inherited_from.empty()) return Message({Quote(p.key)});
-  return Message({Quote(p.key), " (inherited from ", Quote(p.inherited_from), ")"});
+  if (p.inherited_from.empty()) return Message({Quoted(p.key)});
+  return Message({Quoted(p.key), " (inherited from ", Quoted(p.inherited_from), ")"});
 }
 
 void Report(const WorkerContext& context, Severity severity, const SourceLocation& where,
@@ -111,12 +110,12 @@ class AttributeReader {
 
   void CheckLength(const Property& p, std::string_view what) {
     if (p.value.size() <= kMaxNameLength) return;
-    Error(p, Message({what, " ", Quote(p.value), " in ", Describe(p), " is ", p.value.size(),
+    Error(p, Message({what, " ", Quoted(p.value), " in ", Describe(p), " is ", p.value.size(),
                       " bytes long, mod_jk allows at most ", kMaxNameLength}));
   }
 
   void Invalid(const Property& p, const std::string& problem) {
-    Warning(p, Message({"invalid value ", Quote(p.value), " in ", Describe(p), ": ", problem}));
+    Warning(p, Message({"invalid value ", Quoted(p.value), " in ", Describe(p), ": ", problem}));
   }
 
   void Warning(const Property& p, std::string message) {
@@ -142,7 +141,7 @@ class AttributeReader {
 bool CheckNameLength(const WorkerContext& context, std::string_view name) {
   if (name.size() <= kMaxNameLength) return true;
   Report(context, Severity::kError, WorkerLocation(context, name), "",
-         Message({"worker name ", Quote(name), " is ", name.size(),
+         Message({"worker name ", Quoted(name), " is ", name.size(),
                   " bytes long, mod_jk allows at most ", kMaxNameLength}));
   return false;
 }
@@ -157,7 +156,7 @@ void CollectUnused(const WorkerContext& context, std::string_view name, WorkerTy
     unused->emplace_back(std::string(attribute), std::string(p.value));
     if (context.reported->Add(p.line, OriginalKey(p)))
       Report(context, Severity::kNotice, Where(context, p), OriginalKey(p),
-             Message({Quote(OriginalKey(p)), " is not used by nginx"}));
+             Message({Quoted(OriginalKey(p)), " is not used by nginx"}));
   }
 }
 
@@ -185,7 +184,7 @@ int ParsePingMode(std::string_view mode, std::string* problem) {
     break;  // 'A'
   }
   if (!ignored.empty())
-    *problem = Message({"mod_jk ignores ", Quote(ignored), " (the letters are C, P, I and A)"});
+    *problem = Message({"mod_jk ignores ", Quoted(ignored), " (the letters are C, P, I and A)"});
   return bits;
 }
 
@@ -213,13 +212,13 @@ bool ReadAjpWorker(const WorkerContext& context, std::string_view name, std::str
   if (type == WorkerType::kAjp14) {
     if (r.Find("secretkey") == nullptr) {
       Report(context, Severity::kError, m->where, "",
-             Message({"ajp14 worker ", Quote(name), " has no \"worker.", name,
+             Message({"ajp14 worker ", Quoted(name), " has no \"worker.", name,
                       ".secretkey\", which mod_jk requires"}));
       ok = false;
     }
     const Property* type_key = r.Find("type");
     Report(context, Severity::kNotice, Where(context, *type_key), OriginalKey(*type_key),
-           Message({"ajp14 worker ", Quote(name),
+           Message({"ajp14 worker ", Quoted(name),
                     " is spoken to as ajp13: mod_jk's ajp14 adds a login handshake that Tomcat "
                     "no longer implements, so its \"secretkey\" is not used"}));
   }
@@ -244,9 +243,9 @@ bool ReadAjpWorker(const WorkerContext& context, std::string_view name, std::str
   if (m->port == 0 && m->activation != Activation::kStopped) {
     r.Warning(*r.Find("port"),
               lb.empty() ? Message({"port 0 in ", Describe(*r.Find("port")), ": worker ",
-                                    Quote(name), " cannot be reached, nginx sets it to Stopped"})
+                                    Quoted(name), " cannot be reached, nginx sets it to Stopped"})
                          : Message({"port 0 in ", Describe(*r.Find("port")),
-                                    ": mod_jk sets member ", Quote(name), " to Stopped"}));
+                                    ": mod_jk sets member ", Quoted(name), " to Stopped"}));
     m->activation = Activation::kStopped;
   }
 
@@ -258,7 +257,7 @@ bool ReadAjpWorker(const WorkerContext& context, std::string_view name, std::str
       if (problem.empty() && code >= 100 && code <= 599)
         m->fail_on_status.push_back(status);
       else
-        r.Warning(*p, Message({"invalid status ", Quote(word), " in ", Describe(*p),
+        r.Warning(*p, Message({"invalid status ", Quoted(word), " in ", Describe(*p),
                                ": not an HTTP status code (or its negative), ignored"}));
     }
   }
@@ -313,7 +312,7 @@ bool ReadAjpWorker(const WorkerContext& context, std::string_view name, std::str
   }
   if (m->pool_size == 0)
     r.Warning(*pool_key, Message({Describe(*pool_key), " is 0: mod_jk would have no connection for ",
-                                  Quote(name),
+                                  Quoted(name),
                                   ", so every request to it would fail; nginx uses its default "
                                   "pool size"}));
   if (m->pool_size < 0) m->pool_size = -1;
@@ -336,7 +335,7 @@ bool BuildMember(const WorkerContext& context, std::string_view name, std::strin
   if (!IsDefined(context, name)) {
     // mod_jk would make it an ajp13 worker for localhost:8009: a typo, surely.
     Report(context, Severity::kError, Where(context, list), list.key,
-           Message({"member ", Quote(name), " of lb worker ", Quote(lb), " in ", Describe(list),
+           Message({"member ", Quoted(name), " of lb worker ", Quoted(lb), " in ", Describe(list),
                     " is not defined: there is no \"worker.", name, ".*\" key"}));
     return false;
   }
@@ -349,14 +348,14 @@ bool BuildMember(const WorkerContext& context, std::string_view name, std::strin
   SourceLocation type_where = type_key ? Where(context, *type_key) : m->where;
   if (type == WorkerType::kUnknown) {
     Report(context, Severity::kError, type_where, type_key->key,
-           Message({"unknown type ", Quote(m->type), " in ", Describe(*type_key),
+           Message({"unknown type ", Quoted(m->type), " in ", Describe(*type_key),
                     " (ajp13, ajp14, lb or status)"}));
     return false;
   }
   if (type != WorkerType::kAjp13 && type != WorkerType::kAjp14) {
     Report(context, Severity::kError, type_where, type_key ? type_key->key : std::string_view(),
-           Message({"member ", Quote(name), " of lb worker ", Quote(lb), " has type ",
-                    Quote(m->type), ": lb members must be ajp13 or ajp14 workers"}));
+           Message({"member ", Quoted(name), " of lb worker ", Quoted(lb), " has type ",
+                    Quoted(m->type), ": lb members must be ajp13 or ajp14 workers"}));
     return false;
   }
   return ReadAjpWorker(context, name, lb, type, m);
@@ -465,7 +464,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
   if (names.empty()) {
     Report(context, Severity::kError, list ? Where(context, *list) : b->where,
            Message({"worker.", name, ".balance_workers"}),
-           Message({"lb worker ", Quote(name), " has no members: \"worker.", name,
+           Message({"lb worker ", Quoted(name), " has no members: \"worker.", name,
                     ".balance_workers\" is missing or empty"}));
     ok = false;
   }
@@ -483,7 +482,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
     if (seen.Find(hash, [&](size_t k) { return names[k] == member_name; }) >= 0) {
       // mod_jk builds it twice and then fails: both have the same route.
       Report(context, Severity::kError, Where(context, *list), list->key,
-             Message({"member ", Quote(member_name), " is listed twice in ", Describe(*list),
+             Message({"member ", Quoted(member_name), " is listed twice in ", Describe(*list),
                       ", mod_jk refuses two members with the same route"}));
       ok = false;
       continue;
@@ -510,9 +509,9 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
     const size_t j = static_cast<size_t>(first);
     Report(context, Severity::kError, route_where[i],
            Message({"worker.", b->members[i].name, ".route"}),
-           Message({"members ", Quote(b->members[j].name), " and ", Quote(b->members[i].name),
-                    " of lb worker ", Quote(name), " have the same route ",
-                    Quote(b->members[i].route), ": set \"worker.", b->members[i].name,
+           Message({"members ", Quoted(b->members[j].name), " and ", Quoted(b->members[i].name),
+                    " of lb worker ", Quoted(name), " have the same route ",
+                    Quoted(b->members[i].route), ": set \"worker.", b->members[i].name,
                     ".route\" to the jvmRoute of its Tomcat"}));
     ok = false;
   }
@@ -521,8 +520,8 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
     if (with_route(m.redirect, std::hash<std::string>()(m.redirect)) >= 0) continue;
     AttributeReader mr(context, m.name);
     mr.Warning(*mr.Find("redirect"),
-               Message({"redirect ", Quote(m.redirect), " in ", Describe(*mr.Find("redirect")),
-                        " is not the route of a member of lb worker ", Quote(name),
+               Message({"redirect ", Quoted(m.redirect), " in ", Describe(*mr.Find("redirect")),
+                        " is not the route of a member of lb worker ", Quoted(name),
                         ", mod_jk ignores it"}));
   }
 
@@ -573,7 +572,7 @@ void CheckListedWorker(const WorkerContext& context, std::string_view name) {
   WorkerType type = ParseWorkerType(type_name);
   if (type == WorkerType::kUnknown) {
     const Property& p = *r.Find("type");
-    r.Error(p, Message({"unknown type ", Quote(type_name), " in ", Describe(p),
+    r.Error(p, Message({"unknown type ", Quoted(type_name), " in ", Describe(p),
                         " (ajp13, ajp14, lb or status)"}));
     return;
   }
@@ -593,8 +592,8 @@ void CheckAttributesApply(const WorkerContext& context, std::string_view name) {
     if (AppliesTo(attribute, type) || IsDeprecatedAttribute(attribute)) continue;
     if (!context.reported->Add(p.line, OriginalKey(p))) continue;
     Report(context, Severity::kWarning, Where(context, p), OriginalKey(p),
-           Message({"attribute ", Quote(attribute), " in ", Describe(p), " has no effect on ",
-                    type_name, " worker ", Quote(name)}));
+           Message({"attribute ", Quoted(attribute), " in ", Describe(p), " has no effect on ",
+                    type_name, " worker ", Quoted(name)}));
   }
 }
 

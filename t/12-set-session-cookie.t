@@ -110,7 +110,7 @@ my @refused = (
     ['"cookie_domain=example.com;Secure"', qr/cookie domain "example\.com;Secure" holds a byte other than/],
     ['cookie_domain=a..b', qr/cookie domain "a\.\.b" has an empty label/],
     ['"cookie_path=/a;Domain=evil"', qr/cookie path "\/a;Domain=evil" holds a ";"/],
-    ['"cookie_path=/a\r\nX-Evil: 1"', qr/cookie path "\/a\r\nX-Evil: 1" holds a ";" or a control character/],
+    ['"cookie_path=/a\r\nX-Evil: 1"', qr/cookie path "\/a\\x0d\\x0aX-Evil: 1" holds a ";" or a control character/],
     ['cookie_path=app', qr/cookie path "app" does not start with "\/"/],
     ['"cookie_samesite=lax;x"', qr/cookie samesite "lax;x" is not strict, lax or none/],
     ['cookie_secure=yes', qr/cookie secure "yes" is not on, off or auto/],

@@ -11,6 +11,7 @@
 
 #include "codes.h"
 #include "wire.h"
+#include "../values.h"
 
 namespace sticky::ajp {
 namespace {
@@ -159,19 +160,16 @@ void Request(const sticky_ajp_request_t& r, Out& out) {
 
 // JK_LB_ACTIVATION lets Tomcat's LoadBalancerDrainingValve send the
 // sessions it no longer has away from a disabled member.
-sticky_str_t ActivationName(int activation) {
-  switch (activation) {
-    case STICKY_DISABLED: return Literal("DIS");
-    case STICKY_STOPPED: return Literal("STP");
-  }
-  return Literal("ACT");
+sticky_str_t ActivationJkName(int activation) {
+  const char* name = NamesOf(static_cast<Activation>(activation)).jk;
+  return sticky_str_t{name, std::strlen(name)};
 }
 
 template <class Out>
 void Member(sticky_str_t route, sticky_str_t secret, int activation, Out& out) {
   if (route.len > 0) Attribute(out, kAttrRoute, route);
   if (secret.len > 0) Attribute(out, kAttrSecret, secret);
-  NamedAttribute(out, "JK_LB_ACTIVATION", ActivationName(activation));
+  NamedAttribute(out, "JK_LB_ACTIVATION", ActivationJkName(activation));
   out.Byte(kAttrsDone);
 }
 
