@@ -154,6 +154,15 @@ std::string ProbeText(const MemberState& s, Health health) {
 
 }  // namespace
 
+RowTotals Totals(const std::vector<WorkerRow>& rows) {
+  RowTotals t;
+  for (const WorkerRow& w : rows) {
+    (w.rating > 0 ? t.good : w.rating < 0 ? t.bad : t.degraded)++;
+    t.in_flight += w.state->in_flight;
+  }
+  return t;
+}
+
 std::vector<WorkerRow> WorkerRows(const UpstreamView& upstream, const StatusView& view) {
   std::vector<WorkerRow> rows;
   const Zone* zone = upstream.zone;

@@ -66,6 +66,16 @@ struct WorkerRow {
 // belong to the balancer (a reload raced the copy).
 std::vector<WorkerRow> WorkerRows(const UpstreamView& upstream, const StatusView& view);
 
+// An upstream's summary line: its workers by rating (mod_jk's good,
+// degraded, bad) and its requests in flight.
+struct RowTotals {
+  int good = 0;
+  int degraded = 0;
+  int bad = 0;
+  std::uint64_t in_flight = 0;
+};
+RowTotals Totals(const std::vector<WorkerRow>& rows);
+
 std::string RenderJson(const StatusView& view);
 std::string RenderPrometheus(const StatusView& view);
 std::string RenderProperties(const StatusView& view);

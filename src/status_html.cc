@@ -134,12 +134,7 @@ void Row(Html& h, const StatusView& view, const UpstreamView& u, const WorkerRow
 
 void Upstream(Html& h, const StatusView& view, const UpstreamView& u) {
   const std::vector<WorkerRow> rows = WorkerRows(u, view);
-  int good = 0, degraded = 0, bad = 0;
-  std::uint64_t in_flight = 0;
-  for (const WorkerRow& w : rows) {
-    (w.rating > 0 ? good : w.rating < 0 ? bad : degraded)++;
-    in_flight += w.state->in_flight;
-  }
+  const RowTotals totals = Totals(rows);
   h.Raw("<section class=\"upstream\" data-upstream=\"").Text(u.name).Raw("\">\n<h2>upstream ");
   h.Raw("<b>").Text(u.name).Raw("</b>");
   if (u.balancer != nullptr) {
@@ -151,9 +146,9 @@ void Upstream(Html& h, const StatusView& view, const UpstreamView& u) {
     h.Raw("s</small>");
   }
   h.Raw("</h2>\n<p class=\"sum\">").Num(rows.size()).Raw(" workers: <span class=\"s-ok\">");
-  h.Num(good).Raw(" good</span>, <span class=\"s-warn\">").Num(degraded);
-  h.Raw(" degraded</span>, <span class=\"s-bad\">").Num(bad).Raw(" bad</span> &middot; ");
-  h.Num(in_flight).Raw(" in flight</p>\n");
+  h.Num(totals.good).Raw(" good</span>, <span class=\"s-warn\">").Num(totals.degraded);
+  h.Raw(" degraded</span>, <span class=\"s-bad\">").Num(totals.bad).Raw(" bad</span> &middot; ");
+  h.Num(totals.in_flight).Raw(" in flight</p>\n");
   h.Raw("<div class=\"scroll\"><table>\n<thead><tr><th>worker</th><th>route</th><th>domain</th>"
         "<th class=\"n\">dist.</th><th class=\"n\">lbfactor</th><th>activation</th><th>state</th>"
         "<th class=\"n\">in flight</th>"

@@ -79,12 +79,7 @@ std::string RenderProperties(const StatusView& view) {
     }
     const std::vector<WorkerRow> rows = WorkerRows(u, view);
 
-    int good = 0, degraded = 0, bad = 0;
-    std::uint64_t busy = 0;
-    for (const WorkerRow& w : rows) {
-      (w.rating > 0 ? good : w.rating < 0 ? bad : degraded)++;
-      busy += w.state->in_flight;
-    }
+    const RowTotals totals = Totals(rows);
     // Time to the next load decay (mod_jk's time_to_maintenance_min/max).
     std::int64_t maintenance = 0;
     if (u.maintain_seconds > 0 && u.zone != nullptr) {
@@ -105,10 +100,10 @@ std::string RenderProperties(const StatusView& view) {
     p.Put(lb, "method", MethodName(b.method));
     p.Put(lb, "lock", LockName(b.lock));
     p.Put(lb, "member_count", static_cast<std::uint64_t>(b.members.size()));
-    p.Put(lb, "good", good);
-    p.Put(lb, "degraded", degraded);
-    p.Put(lb, "bad", bad);
-    p.Put(lb, "busy", busy);
+    p.Put(lb, "good", totals.good);
+    p.Put(lb, "degraded", totals.degraded);
+    p.Put(lb, "bad", totals.bad);
+    p.Put(lb, "busy", totals.in_flight);
     p.Put(lb, "time_to_maintenance_min", maintenance);
     p.Put(lb, "time_to_maintenance_max", maintenance + (u.maintain_seconds > 0 ? 1 : 0));
 
