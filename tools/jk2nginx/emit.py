@@ -97,58 +97,68 @@ class Emitter:
         self.static_locations(srv, docroot)
         if srv.rules:
             self.jk_locations(srv)
+        self.location_sections(srv)
         self.line(0, "}")
         self.line(0)
 
     # -- static files -------------------------------------------------------------
 
+    def sections(self, srv):
+        """<Location>s and <Directory>s that apply: a virtual host's own
+        after the main server's (httpd merges them so)."""
+        own = srv.sections
+        return own if srv.main else self.cfg.main.sections + own
+
+    def strip_session(self, srv, indent):
+        if srv.strip_session:
+            self.comment(indent, "JkStripSession: ;jsessionid=... off the files Apache serves")
+            self.line(indent, 'rewrite "^(.*?);jsessionid=[^/;]*(.*)$" $1$2 break;')
+
     def static_locations(self, srv, docroot):
-        locs = [s for s in srv.sections if s.kind == "location"]
-        dirs = []
-        for s in srv.sections:
+        """DocumentRoot and its <Directory> sections as prefix locations
+        (the longest wins, as the deepest <Directory> does)."""
+        dirs = {"/": None}
+        for s in self.sections(srv):
             if s.kind != "directory":
                 continue
             d = s.path.rstrip("/") or "/"
-            if d == docroot or docroot.startswith(d.rstrip("/") + "/") or d == "/":
-                dirs.append(("/", s))
+            if d == "/" or d == docroot or docroot.startswith(d + "/"):
+                prefix = "/"
             elif d.startswith(docroot + "/"):
-                dirs.append((d[len(docroot):] + "/", s))
+                prefix = d[len(docroot):] + "/"
             else:
-                self.unsupported(1, s.where, "<Directory %s> is outside DocumentRoot %s: "
-                                             "not carried over" % (s.path, docroot))
-        prefixes = {"/"}
-        for s in locs:
-            prefixes.add(s.path)
-        for p, _ in dirs:
-            prefixes.add(p)
+                continue        # outside DocumentRoot: no URL reaches it
+            old = dirs.get(prefix)
+            if old is None or len(s.path.rstrip("/")) >= len(old.path.rstrip("/")):
+                dirs[prefix] = s
+        for p in sorted(dirs, key=lambda x: (x.count("/"), x)):
+            cover = [dirs[q] for q in dirs if dirs[q] and p.startswith(q)]
+            acc = max(cover, key=lambda s: len(s.path.rstrip("/"))).access if cover else None
+            self.line(0)
+            self.line(1, "location %s {" % p)
+            if acc is not None:
+                self.comment(2, "access of <Directory %s>" % max(cover, key=lambda s: len(s.path.rstrip("/"))).path)
+            for a in acc or []:
+                self.line(2, a)
+            self.strip_session(srv, 2)
+            self.line(1, "}")
 
-        def covers(sec_path, p, boundary):
-            if sec_path == "/" or sec_path == p:
-                return True
-            if not p.startswith(sec_path):
-                return False
-            return not boundary or sec_path.endswith("/") or p[len(sec_path)] == "/"
-
-        for p in sorted(prefixes, key=lambda x: (x.count("/"), x)):
-            # <Location> merges after <Directory>: its Require wins
-            acc = None
-            cands = [s for s in locs if covers(s.path, p, True)]
-            if cands:
-                acc = max(cands, key=lambda s: len(s.path)).access
-            else:
-                dc = [s for dp, s in dirs if covers(dp, p, True)]
-                if dc:
-                    acc = max(dc, key=lambda s: len(s.path)).access
-            targets = [p] if p.endswith("/") else ["= " + p, p + "/"]
-            for t in targets:
-                self.line(0)
-                self.line(1, "location %s {" % t)
-                for a in acc or []:
-                    self.line(2, a)
-                if srv.strip_session:
-                    self.comment(2, "JkStripSession: ;jsessionid=... off the files Apache serves")
-                    self.line(2, 'rewrite "^(.*?);jsessionid=[^/?;]*(.*)$" $1$2 break;')
-                self.line(1, "}")
+    def location_sections(self, srv):
+        """<Location> sections with access rules, for what is served from
+        DocumentRoot (httpd matches them against the URI as it is, ;params
+        included, for what mod_jk does not take): regex locations after mod_jk's (so a mounted URL is
+        not taken by them), the longest path first; a <Location> replaces
+        the access rules of a <Directory>, as httpd merges them."""
+        locs = [s for s in self.sections(srv) if s.kind == "location" and s.path != "/"]
+        root = [s for s in self.sections(srv) if s.kind == "location" and s.path == "/"]
+        for s in sorted(locs, key=lambda s: -len(s.path)) + root:
+            self.line(0)
+            self.comment(1, "<Location %s> (%s)" % (s.path, s.where))
+            self.line(1, "location ~ %s {" % q("^" + R.literal_prefix_regex(s.path)))
+            for a in s.access:
+                self.line(2, a)
+            self.strip_session(srv, 2)
+            self.line(1, "}")
 
     # -- mod_jk's rules -----------------------------------------------------------
 
@@ -167,7 +177,7 @@ class Emitter:
             if r.disabled:
                 self.comment(1, "%s=%s: disabled ('-'), as in mod_jk (%s)" % (r.pattern, r.worker, r.where))
         earlier_excluded = []
-        locs = [s for s in srv.sections if s.kind == "location"]
+        locs = [s for s in self.sections(srv) if s.kind == "location"]
         for r in rules:
             if r.disabled or r.exclusion:
                 continue

@@ -211,6 +211,13 @@ def prefix_regex(prefix):
     return body + r"(?=" + PARAM + r"(?:/|$))"
 
 
+def literal_prefix_regex(prefix):
+    """A <Location> path matched as httpd does for a URI mod_jk does not
+    take: a literal prefix ending at a '/' boundary."""
+    body = "".join("\\" + c if c in PCRE_META else c for c in prefix)
+    return body if prefix.endswith("/") else body + "(?:/|$)"
+
+
 # mod_jk's RejectUnsafeURI: a '%' or '\' left in the URI once the ;params
 # are cut (a ;param is consumed whole, up to the next '/').
 UNSAFE = r"(?:[^;%\\]|;[^/]*(?![^/]))*[%\\]"
