@@ -32,12 +32,11 @@ def upstream_name(worker):
 
 
 class Emitter:
-    def __init__(self, cfg, comments):
+    def __init__(self, cfg):
         self.cfg = cfg
         self.out = []
         self.upstreams = {}         # worker -> (name, kind)
         self.summary = []           # (where, what): for stderr
-        self.comments = comments
 
     def line(self, indent, text=""):
         self.out.append(("    " * indent + text) if text else "")
@@ -74,7 +73,7 @@ class Emitter:
 
     # -- one server -------------------------------------------------------------
 
-    def server(self, srv, listens, http_ports):
+    def server(self, srv, listens):
         cfg = self.cfg
         self.line(0, "server {")
         self.comment(1, "from the %s" % ("main server" if srv.main

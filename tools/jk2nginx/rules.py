@@ -181,14 +181,17 @@ def map_uri(rules, uri, reject_unsafe=False):
 
 PCRE_META = set("\\^$.|?*+()[]{}")
 PARAM = r"(?:;[^/]*)?"
-# one '/' of the normalised URI: a ;param before it, and segments that are
-# only a ;param after it (they vanish when mod_jk merges '//')
-SLASH = r"(?:;[^/]*)?/(?:;[^/]*/)*"
+# one '/' of the normalised URI: a ;param before it, and the segments that
+# are only a ;param after it (they vanish when mod_jk merges '//'), taken
+# possessively: such a segment never counts as a character of its own
+SLASH = r"(?:;[^/]*)?/(?:;[^/]*/)*+"
 ANY = r"(?:[^;/]|" + SLASH + ")"
 END = PARAM + "$"
 
 
 def pattern_regex(pattern, anchored_end=True):
+    if ";" in pattern:
+        return "(?!)"   # mod_jk matches URIs without ;params: never
     out = []
     for c in pattern:
         if c == "/":
