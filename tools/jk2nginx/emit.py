@@ -32,8 +32,11 @@ def upstream_name(worker):
 
 
 class Emitter:
-    def __init__(self, cfg):
+    def __init__(self, cfg, http=False):
         self.cfg = cfg
+        # http: the workers' ports are Tomcat's HTTP connectors (proxy_pass)
+        self.http = http
+        self.p = "proxy" if http else "ajp"
         self.out = []
         self.upstreams = {}         # worker -> (name, kind)
         self.summary = []           # (where, what): for stderr
@@ -227,19 +230,29 @@ class Emitter:
             ro = self.cfg.workers.read_only(r.worker)
             self.line(2, "sticky_status%s;" % ("" if ro else " read_write"))
         else:
-            self.line(2, "ajp_pass %s;" % self.upstream_for(r.worker, kind))
+            up = self.upstream_for(r.worker, kind)
+            if self.http:
+                self.line(2, "proxy_pass http://%s;" % up)
+                self.line(2, "proxy_http_version 1.1;    # keepalive to the upstream")
+                self.line(2, 'proxy_set_header Connection "";')
+                self.line(2, "proxy_set_header Host $host;")
+            else:
+                self.line(2, "ajp_pass %s;" % up)
             self.ajp_settings(srv, r)
         self.line(1, "}")
 
     def ajp_settings(self, srv, r):
         o = srv.options
         if o.get("forwarduricompatunparsed"):
-            self.line(2, "ajp_forward_uri unparsed;")
+            if self.http:
+                self.comment(2, "ForwardURICompatUnparsed: proxy_pass without a URI sends the client's own")
+            else:
+                self.line(2, "ajp_forward_uri unparsed;")
         elif o.get("forwarduricompat") or o.get("forwarduriescaped"):
             self.unsupported(2, r.where, "JkOptions ForwardURICompat/ForwardURIEscaped: "
                                          "nginx forwards the normalized URI (as ForwardURIProxy)")
         if o.get("flushpackets"):
-            self.line(2, "ajp_buffering off;    # JkOptions FlushPackets")
+            self.line(2, "%s_buffering off;    # JkOptions FlushPackets" % self.p)
         for opt, text in (("forwardlocaladdress", "ForwardLocalAddress: Tomcat gets the client's address"),
                           ("forwardphysicaladdress", "ForwardPhysicalAddress: Tomcat gets the connection's address"),
                           ("forwarddirectories", "ForwardDirectories: nginx's index module serves directories"),
@@ -249,7 +262,10 @@ class Emitter:
             if o.get(opt):
                 self.unsupported(2, r.where, "JkOptions %s" % text)
         for name, default, where in srv.envvars:
-            if default is not None:
+            if default is not None and self.http:
+                self.unsupported(2, where, "JkEnvVar %s: a request attribute needs AJP "
+                                           "(ajp_pass)" % name)
+            elif default is not None:
                 self.line(2, "ajp_param %s %s;    # JkEnvVar" % (name, q(default)))
             else:
                 self.unsupported(2, where, "JkEnvVar %s without a default: nginx has no "
@@ -259,11 +275,11 @@ class Emitter:
             if k == "reply_timeout":
                 ms = int(v or "0")
                 if ms > 0:
-                    self.line(2, "ajp_read_timeout %dms;    # ;reply_timeout (a member's "
-                                 "reply_timeout still wins)" % ms)
+                    self.line(2, "%s_read_timeout %dms;    # ;reply_timeout (a member's "
+                                 "reply_timeout still wins)" % (self.p, ms))
                 elif ms == 0:
                     self.unsupported(2, r.where, ";reply_timeout=0 (no timeout) has no nginx "
-                                                 "equivalent; ajp_read_timeout 60s applies")
+                                                 "equivalent; the read timeout's default (60s) applies")
             elif k in ("sticky_ignore", "stateless"):
                 if v not in ("0", ""):
                     self.unsupported(2, r.where, ";%s=%s: no per-location setting in the module"
@@ -276,7 +292,7 @@ class Emitter:
                                              "members in workers.properties" % v)
             elif k == "use_server_errors":
                 self.unsupported(2, r.where, ";use_server_errors=%s: nginx passes Tomcat's error "
-                                             "pages; add ajp_intercept_errors on + error_page" % v)
+                                             "pages; add %s_intercept_errors on + error_page" % (v, self.p))
             elif k in R.KNOWN_EXTENSIONS:
                 self.unsupported(2, r.where, ";%s=%s: session settings are per upstream "
                                              "(workers.properties)" % (k, v))

@@ -180,7 +180,7 @@ class CliTest(unittest.TestCase):
     """The command on whole configurations: every directive it cannot carry
     over is a comment in the output and a line on stderr."""
 
-    def run_conf(self, conf, workers=None, urimap=None):
+    def run_conf(self, conf, workers=None, urimap=None, args=()):
         d = tempfile.mkdtemp(prefix="jk2nginx-")
         with open(os.path.join(d, "workers.properties"), "w") as f:
             f.write(workers or textwrap.dedent("""\
@@ -197,7 +197,7 @@ class CliTest(unittest.TestCase):
         with open(os.path.join(d, "httpd.conf"), "w") as f:
             f.write("JkWorkersFile workers.properties\nListen 8080\nDocumentRoot /srv/www\n"
                     + textwrap.dedent(conf))
-        p = subprocess.run([JK2NGINX, "--conf-d", os.path.join(d, "httpd.conf")],
+        p = subprocess.run([JK2NGINX, "--conf-d", *args, os.path.join(d, "httpd.conf")],
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout, p.stderr
@@ -236,6 +236,15 @@ class CliTest(unittest.TestCase):
         self.assertIn("ajp_buffering off;", out)
         self.assertIn('sticky_workers "', out)
         self.assertIn("lb=lb;", out)
+
+    def test_proxy_pass(self):
+        out, err = self.run_conf("JkMount /app/* lb;reply_timeout=5000\nJkEnvVar A b\n",
+                                 args=["--proxy-pass"])
+        self.assertIn("proxy_pass http://jk_lb;", out)
+        self.assertIn("proxy_read_timeout 5000ms;", out)
+        directives = [l for l in out.splitlines() if not l.lstrip().startswith("#")]
+        self.assertFalse([l for l in directives if "ajp_" in l])
+        self.assertReported(out, err, "JkEnvVar A: a request attribute needs AJP")
 
     def test_unsupported_directives(self):
         out, err = self.run_conf("""\
