@@ -255,7 +255,9 @@ class Config:
         seq = [0]
 
         def add(pattern, worker, source, where):
-            for p in R.expand_pipe(pattern):
+            # a worker's mount goes to uri_worker_map_add() as it is: no X|Y
+            pats = [pattern] if source == R.SOURCE_WORKERDEF else R.expand_pipe(pattern)
+            for p in pats:
                 r = R.Rule(p, worker, source, where, seq[0])
                 seq[0] += 1
                 if not r.valid():
@@ -272,6 +274,7 @@ class Config:
                 seen[pat] = (len(seen), worker, where)
         for pat, (_, worker, where) in sorted(seen.items(), key=lambda e: e[1][0]):
             add(pat, worker, R.SOURCE_JKMOUNT, where)
+        # a worker's `mount` goes into the main server's map (jk_worker.c)
         if self.workers is not None and srv.main:
             for w in self.workers.worker_list():
                 for m in self.workers.mounts(w):
