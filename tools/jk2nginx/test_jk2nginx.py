@@ -1,4 +1,4 @@
-"""Unit tests of jk2nginx (python3 -m unittest, run by t/70-import-rules.t).
+"""Unit tests of jk2nginx (python3 -m unittest, run by t/72-import-rules.t).
 
 The rule translation is held against mod_jk's own matcher as written in
 C (jk_wildchar_match, jk_servlet_normalize, the sort of
