@@ -2,8 +2,11 @@ package ApacheJk;
 
 # Apache httpd + mod_jk 1.2.48 (Debian's apache2 and libapache2-mod-jk) as
 # a private instance for tests, in core Perl: its own ServerRoot, pid file,
-# logs and port, started in the foreground as our child (-D FOREGROUND) and
-# stopped by that pid. The system's apache2 service is never touched.
+# runtime directory, logs and port, started in the foreground as our child
+# (-D FOREGROUND) and stopped by that pid. The system's apache2 service is
+# never touched. ModJk.pm starts an Apache around a workers.properties (its
+# own Jk directives); this one runs a whole Apache configuration as given,
+# Jk directives included (t/71-import-parity.t).
 #
 #   my $a = ApacheJk->new($root, $port);     # $root: the ServerRoot
 #   $a->write_conf($includes);               # httpd.conf: modules + Include lines
@@ -42,6 +45,7 @@ sub write_conf {
 # Written by t/lib/ApacheJk.pm
 ServerRoot $r
 PidFile $r/logs/httpd.pid
+DefaultRuntimeDir $r/logs
 ErrorLog $r/logs/error.log
 LogLevel warn
 ServerName localhost

@@ -50,7 +50,8 @@ class Emitter:
 
     def unsupported(self, indent, where, text):
         self.comment(indent, "jk2nginx: %s (%s)" % (text, where))
-        self.summary.append((where, text))
+        if (where, text) not in self.summary:     # a rule may be several locations
+            self.summary.append((where, text))
 
     # -- workers ----------------------------------------------------------------
 
@@ -69,7 +70,7 @@ class Emitter:
             return "ajp", None
         return "missing", "worker %r has type %s, which nginx cannot reach" % (worker, t)
 
-    def upstream_for(self, worker, kind):
+    def upstream_for(self, worker):
         if worker not in self.upstreams:
             self.upstreams[worker] = upstream_name(worker)
         return self.upstreams[worker]
@@ -148,9 +149,10 @@ class Emitter:
     def location_sections(self, srv):
         """<Location> sections with access rules, for what is served from
         DocumentRoot (httpd matches them against the URI as it is, ;params
-        included, for what mod_jk does not take): regex locations after mod_jk's (so a mounted URL is
-        not taken by them), the longest path first; a <Location> replaces
-        the access rules of a <Directory>, as httpd merges them."""
+        included, for what mod_jk does not take): regex locations after
+        mod_jk's (so a mounted URL is not taken by them), the longest path
+        first; a <Location> replaces the access rules of a <Directory>, as
+        httpd merges them."""
         locs = [s for s in self.sections(srv) if s.kind == "location" and s.path != "/"]
         root = [s for s in self.sections(srv) if s.kind == "location" and s.path == "/"]
         for s in sorted(locs, key=lambda s: -len(s.path)) + root:
@@ -198,14 +200,15 @@ class Emitter:
             self.comment(1, "%s (%s)" % (src, r.where))
             for x in excl:
                 self.comment(1, "  except %s (%s)" % (x.pattern, x.where))
-            # <Location> rules, the most specific first; one that covers the
-            # whole rule ends the list
+            # <Location> rules, the most specific first: one that covers
+            # every URL of the rule ends the list, one that covers some of
+            # them gets a location of its own (a lookahead for its path)
             covering = None
+            lit = re.split(r"[*?]", r.pattern)[0]     # what every URL starts with
             for s in sorted(locs, key=lambda s: -len(s.path)):
-                lit = re.split(r"[*?]", r.pattern)[0]
-                if lit.startswith(s.path) and (s.path.endswith("/") or s.path == "/" or
-                                               lit[len(s.path):len(s.path) + 1] in ("/",) or
-                                               (not r.wildcard and lit == s.path)):
+                at_boundary = (s.path.endswith("/") or lit[len(s.path):len(s.path) + 1] == "/"
+                               or (not r.wildcard and lit == s.path))
+                if lit.startswith(s.path) and at_boundary:
                     covering = s
                     break
                 if s.path.startswith(lit) or lit.startswith(s.path):
@@ -230,7 +233,7 @@ class Emitter:
             ro = self.cfg.workers.read_only(r.worker)
             self.line(2, "sticky_status%s;" % ("" if ro else " read_write"))
         else:
-            up = self.upstream_for(r.worker, kind)
+            up = self.upstream_for(r.worker)
             if self.http:
                 self.line(2, "proxy_pass http://%s;" % up)
                 self.line(2, "proxy_http_version 1.1;    # keepalive to the upstream")
