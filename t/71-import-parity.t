@@ -251,11 +251,12 @@ for my $name (sort keys %FIXTURES) {
     ok($aok, "$name: apache2 -t") or diag $aout;
     $apache->start;
 
-    # nginx, with what jk2nginx made of the same files (its own port)
+    # nginx, with what jk2nginx made of the same files: a twin of the
+    # configuration on nginx's port, which jk2nginx reads (no Apache runs it)
     my $nroot = $t->dir . "/$name-nginx";
-    my $forn = ApacheJk->new($nroot, $nport);
+    my $twin = ApacheJk->new($nroot, $nport);
     my ($nconf) = render($fx, $nroot, $nport);
-    $forn->write_conf($nconf);
+    $twin->write_conf($nconf);
     my $out = `$JK2NGINX --conf-d $nroot/httpd.conf 2>$nroot/jk2nginx.err`;
     is($?, 0, "$name: jk2nginx") or diag slurp("$nroot/jk2nginx.err");
     like(slurp("$nroot/jk2nginx.err"), qr{sticky_ignore=1: no per-location setting},
@@ -272,21 +273,21 @@ for my $name (sort keys %FIXTURES) {
     my $served = 0;
     for my $host (@{$fx->{hosts}}) {
         for my $path (@URLS) {
-            my $a = ask($aport, $host, $path, $cookie);
-            my $g = ask($nport, $host, $path, $cookie);
-            $served++ if $a =~ /tomcat/;
-            print STDERR "ASK $name $host $path => $a | $g\n" if $ENV{IMPORT_DEBUG};
+            my $ap = ask($aport, $host, $path, $cookie);
+            my $ng = ask($nport, $host, $path, $cookie);
+            $served++ if $ap =~ /tomcat/;
+            print STDERR "ASK $name $host $path => $ap | $ng\n" if $ENV{IMPORT_DEBUG};
             $asked++;
             if (defined(my $fact = $FACTS{"$host $path"})) {
-                is($a, $fact, "mod_jk: $host $path is $fact");
-                is($g, $fact, "nginx: $host $path is $fact");
+                is($ap, $fact, "mod_jk: $host $path is $fact");
+                is($ng, $fact, "nginx: $host $path is $fact");
             }
-            if ($a eq $g) {
+            if ($ap eq $ng) {
                 $same++;
-            } elsif (deliberate($host, $path, $a, $g)) {
-                push @deliberate, "$name $host $path: apache $a, nginx $g";
+            } elsif (deliberate($host, $path, $ap, $ng)) {
+                push @deliberate, "$name $host $path: apache $ap, nginx $ng";
             } else {
-                push @diffs, "$name $host $path: apache $a, nginx $g";
+                push @diffs, "$name $host $path: apache $ap, nginx $ng";
             }
         }
     }
