@@ -122,7 +122,7 @@ my @URLS = qw(
     /Case/x.txt /case/x.txt /same /dup /pipe /pipe/x.jsp /pipe/x.abp /pipe/x.jspx
     /reports/r1 /api/x /api/v1/x /api/v2/x /api/public/p.txt /api/public/x.jsp
     /docs/readme.txt /timeout/t /private/f.txt /private/x.jsp /main/m.txt
-    /test1/index.html /jk-status.txt /../x /%zz /a/..;x/cache/y /a/.;x/index.html
+    /test1/index.html /jk-status.txt /js/ /css /../x /%zz /a/..;x/cache/y /a/.;x/index.html
 );
 
 # The differences on purpose: (URL, what nginx answers instead).
@@ -157,7 +157,8 @@ my %FACTS = (
     'rules.example.com /img/abc.png' => '200 tomcat2',  # '?' is one character
     'rules.example.com /img/abcd.png' => '404 -',
     'rules.example.com /pipe/x.jsp' => '200 tomcat2',  # X|Y is X and XY
-    'rules.example.com /main/m.txt' => '200 -',  # the main server's mounts: not copied
+    'rules.example.com /main/m.txt' => '200 -',
+    'rules.example.com /js/' => '200 -',  # Options Indexes: a listing
     'nojk.example.com /x.jsp' => '403 -',  # no Jk directive, no mounts: a file (denied)
     'strict.example.com /cache/x' => '200 tomcat2',
     'strict.example.com /cache/%25' => '404 -',  # RejectUnsafeURI: not mapped

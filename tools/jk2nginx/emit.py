@@ -118,9 +118,10 @@ class Emitter:
             self.line(indent, 'rewrite "^(.*?);jsessionid=[^/;]*(.*)$" $1$2 break;')
 
     def static_locations(self, srv, docroot):
-        """DocumentRoot and its <Directory> sections as prefix locations
-        (the longest wins, as the deepest <Directory> does)."""
-        dirs = {"/": None}
+        """DocumentRoot and its <Directory> sections as prefix locations;
+        each gets the access rules and Indexes of the deepest <Directory>
+        above it that has them, as httpd merges them."""
+        dirs = {"/": []}            # URL prefix -> its <Directory>s, in order
         for s in self.sections(srv):
             if s.kind != "directory":
                 continue
@@ -131,18 +132,22 @@ class Emitter:
                 prefix = d[len(docroot):] + "/"
             else:
                 continue        # outside DocumentRoot: no URL reaches it
-            old = dirs.get(prefix)
-            if old is None or len(s.path.rstrip("/")) >= len(old.path.rstrip("/")):
-                dirs[prefix] = s
+            dirs.setdefault(prefix, []).append(s)
         for p in sorted(dirs, key=lambda x: (x.count("/"), x)):
-            cover = [dirs[q] for q in dirs if dirs[q] and p.startswith(q)]
-            acc = max(cover, key=lambda s: len(s.path.rstrip("/"))).access if cover else None
+            cover = sorted((s for q in dirs if p.startswith(q) for s in dirs[q]),
+                           key=lambda s: len(s.path.rstrip("/")))
+            # the deepest <Directory> that says something wins (the later
+            # of two for one directory)
+            acc = next((s for s in reversed(cover) if s.access is not None), None)
+            idx = next((s.indexes for s in reversed(cover) if s.indexes is not None), None)
             self.line(0)
             self.line(1, "location %s {" % p)
             if acc is not None:
-                self.comment(2, "access of <Directory %s>" % max(cover, key=lambda s: len(s.path.rstrip("/"))).path)
-            for a in acc or []:
-                self.line(2, a)
+                self.comment(2, "access of <Directory %s>" % acc.path)
+                for a in acc.access:
+                    self.line(2, a)
+            if idx:
+                self.line(2, "autoindex on;    # Options Indexes")
             self.strip_session(srv, 2)
             self.line(1, "}")
 
@@ -153,8 +158,10 @@ class Emitter:
         mod_jk's (so a mounted URL is not taken by them), the longest path
         first; a <Location> replaces the access rules of a <Directory>, as
         httpd merges them."""
-        locs = [s for s in self.sections(srv) if s.kind == "location" and s.path != "/"]
-        root = [s for s in self.sections(srv) if s.kind == "location" and s.path == "/"]
+        locs = [s for s in self.sections(srv) if s.kind == "location" and s.path != "/"
+                and s.access is not None]
+        root = [s for s in self.sections(srv) if s.kind == "location" and s.path == "/"
+                and s.access is not None]
         for s in sorted(locs, key=lambda s: -len(s.path)) + root:
             self.line(0)
             self.comment(1, "<Location %s> (%s)" % (s.path, s.where))
@@ -181,7 +188,7 @@ class Emitter:
             if r.disabled:
                 self.comment(1, "%s=%s: disabled ('-'), as in mod_jk (%s)" % (r.pattern, r.worker, r.where))
         earlier_excluded = []
-        locs = [s for s in self.sections(srv) if s.kind == "location"]
+        locs = [s for s in self.sections(srv) if s.kind == "location" and s.access is not None]
         for r in rules:
             if r.disabled or r.exclusion:
                 continue

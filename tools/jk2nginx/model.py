@@ -50,9 +50,27 @@ FWDURI = {"forwarduricompat", "forwarduricompatunparsed", "forwarduriescaped", "
 
 
 class Section:
-    """A <Location> or <Directory> with access rules."""
-    def __init__(self, kind, path, access_lines, where):
+    """A <Location> or <Directory> with access rules (None: none of its
+    own) or, for a <Directory>, Options that turn Indexes on or off."""
+    def __init__(self, kind, path, access_lines, where, indexes=None):
         self.kind, self.path, self.access, self.where = kind, path, access_lines, where
+        self.indexes = indexes
+
+
+def options_indexes(children):
+    """What the section's Options say of Indexes: True, False, or None
+    (nothing). A list without +/- replaces the whole set (All has it)."""
+    state = None
+    for d in children:
+        if d.key != "options":
+            continue
+        plain = [a for a in d.args if a[:1] not in ("+", "-")]
+        if plain:
+            state = any(a.lower() in ("indexes", "all") for a in plain)
+        for a in d.args:
+            if a[:1] in ("+", "-") and a[1:].lower() == "indexes":
+                state = a[0] == "+"
+    return state
 
 
 class Server:
@@ -144,8 +162,9 @@ class Config:
         lines = access.from_section(d.children, notes)
         for nd, text in notes:
             self.note(nd, text)
-        if lines is not None:
-            srv.sections.append(Section(kind, path, lines, d.where))
+        indexes = options_indexes(d.children) if kind == "directory" else None
+        if lines is not None or indexes is not None:
+            srv.sections.append(Section(kind, path, lines, d.where, indexes))
 
     def _directive(self, d, srv, top):
         k, a = d.key, d.args

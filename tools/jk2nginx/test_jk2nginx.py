@@ -310,6 +310,21 @@ class CliTest(unittest.TestCase):
             self.assertIn(line, out)
         self.assertRegex(out, r"allow 127\.0\.0\.1;\s+deny all;\s+allow all;")
 
+    def test_indexes(self):
+        out, err = self.run_conf("""\
+            JkMount /app/* lb
+            <Directory /srv/www>
+                Options Indexes FollowSymLinks
+            </Directory>
+            <Directory /srv/www/private>
+                Options -Indexes
+                Require all denied
+            </Directory>
+            """)
+        self.assertRegex(out, r"location / \{\n\s+autoindex on;")
+        self.assertRegex(out, r"location /private/ \{\n[^}]*deny all;\n\s+\}")
+        self.assertNotRegex(out, r"location /private/ \{[^}]*autoindex")
+
     def test_vhost_inheritance(self):
         out, err = self.run_conf("""\
             JkMount /main/* lb
