@@ -2,8 +2,7 @@
 
 Location layout of each server, and why:
   - prefix locations serve what Apache serves from DocumentRoot (`root`,
-    `index`), with the access rules of the <Location>/<Directory> covering
-    them;
+    `index`), with the access rules and Indexes of their <Directory>;
   - each mod_jk rule is one regex location (a few more when a <Location>
     with access rules covers part of it), written in mod_jk's order:
     nginx tries regex locations in order and they win over prefix
@@ -11,16 +10,15 @@ Location layout of each server, and why:
   - a rule whose worker has exclusions (`!`, JkUnMount) does not match
     what they exclude, and no later rule matches what an earlier rule
     with exclusions matched: mod_jk does not try further rules once the
-    first match is excluded, the URL is served from DocumentRoot.
+    first match is excluded, the URL is served from DocumentRoot;
+  - <Location>s with access rules: lookaheads in the rules they cover
+    part of, and regex locations after all of mod_jk's for the files.
 mod_jk bypasses <Directory> for mounted URLs (its map_to_storage hook), so
 only <Location> rules apply to them."""
 
 import re
 
 import rules as R
-
-UNSAFE_NOTE = "RejectUnsafeURI: a '%' or '\\' in the decoded URI is not mapped"
-
 
 def q(s):
     """An nginx string in double quotes."""
@@ -38,7 +36,7 @@ class Emitter:
         self.http = http
         self.p = "proxy" if http else "ajp"
         self.out = []
-        self.upstreams = {}         # worker -> (name, kind)
+        self.upstreams = {}         # worker -> upstream name
         self.summary = []           # (where, what): for stderr
 
     def line(self, indent, text=""):
@@ -72,7 +70,11 @@ class Emitter:
 
     def upstream_for(self, worker):
         if worker not in self.upstreams:
-            self.upstreams[worker] = upstream_name(worker)
+            name, n = upstream_name(worker), 1
+            while name in self.upstreams.values():     # "a-b" and "a_b"
+                n += 1
+                name = "%s_%d" % (upstream_name(worker), n)
+            self.upstreams[worker] = name
         return self.upstreams[worker]
 
     # -- one server -------------------------------------------------------------
