@@ -251,6 +251,8 @@ for my $name (sort keys %FIXTURES) {
     my ($aok, $aout) = $apache->test_config;
     ok($aok, "$name: apache2 -t") or diag $aout;
     $apache->start;
+    # stopped however the test ends (a die, ^C), as the cluster is
+    my $stop_apache = TomcatTest::on_exit(sub { $apache->stop });
 
     # nginx, with what jk2nginx made of the same files: a twin of the
     # configuration on nginx's port, which jk2nginx reads (no Apache runs it)
@@ -295,6 +297,7 @@ for my $name (sort keys %FIXTURES) {
     ok($served > 0, "$name: some URLs reach Tomcat ($served)");
     $n->finish;
     $apache->stop;
+    TomcatTest::cancel($stop_apache);
 }
 
 cmp_ok($asked, '>=', 100, "at least 100 URLs compared ($asked)");
