@@ -36,6 +36,9 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 
 # tomcat10-user + a JDK: the real Tomcat cluster of `make demo` and the tests;
 # libapache2-mod-jk: its shipped workers.properties is a test input;
+# apache2 + libapache2-mod-jk: the importer's parity test (t/71) runs
+# Apache + mod_jk 1.2.48 as a private instance (its own port and files;
+# the system's apache2 service is neither used nor stopped);
 # openssl: the AJP TLS tests make their certificates; iproute2: t/46 gives
 # its network namespace a non-loopback address;
 # chromium, chromium-driver, python3-selenium: the status page's browser
@@ -44,7 +47,7 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # DEB_BUILD_PKGS: `make deb` and its test (t/70-deb-package.t).
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev nginx-dev lintian
 DEB_PKGS   := build-essential nginx nginx-dev libgtest-dev libgmock-dev \
-              libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
+              apache2 libapache2-mod-jk perl curl openssl iproute2 tomcat10-user default-jdk-headless \
               chromium chromium-driver python3-selenium wrk $(DEB_BUILD_PKGS)
 
 .PHONY: all module core unit test test-unit test-unit-san test-nginx deps clean demo demo-stop \

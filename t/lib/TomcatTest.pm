@@ -746,7 +746,8 @@ use Time::HiRes qw(sleep time);
 # AJP options (cluster.sh start): ajp => 1 (connectors, no secret),
 # ajp_secret => S, packet_size => N, ajp_attributes => REGEX,
 # ajp_options => [NAME=VALUE, ...], draining_valve => engine|host;
-# access_log => 'unbuffered' (each request in access.log at once).
+# access_log => 'unbuffered' (each request in access.log at once);
+# app => DIR: an exploded web app served as ROOT instead of the cart app.
 sub start {
     my ($class, $dir, %opt) = @_;
     my $self = bless { dir => $dir, log => "$dir.log" }, $class;
@@ -758,6 +759,7 @@ sub start {
     push @args, map { ('--ajp-option', $_) } @{$opt{ajp_options} || []};
     push @args, '--draining-valve', $opt{draining_valve} if defined $opt{draining_valve};
     push @args, '--access-log', $opt{access_log} if defined $opt{access_log};
+    push @args, '--app', $opt{app} if defined $opt{app};
     # Registered before the start: a start that dies halfway stops its nodes
     # itself, and one interrupted by a signal is stopped here.
     $self->{cleanup} = TomcatTest::on_exit(sub { $self->stop });
