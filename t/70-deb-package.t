@@ -23,6 +23,7 @@ use Cwd ();
 use Fcntl qw(:flock);
 use POSIX qw(WNOHANG);
 use Test::More;
+use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 # StickyTest wants the built .so; this test loads the package's instead.
 BEGIN { $ENV{STICKY_MODULE} //= 'unused-by-t70' }
@@ -68,7 +69,10 @@ like(`dpkg-query -W -f='\${Provides}' nginx 2>/dev/null`, qr/\b\Q$abi\E\b/,
 my $contents = `dpkg-deb -c '$deb'`;
 like($contents, qr{\s\.\Q$_\E$}m, "the package holds $_")
     for $SO, $AVAIL, "$DOC/README.md.gz", "$DOC/workers.properties.example",
-        "$DOC/copyright";
+        "$DOC/copyright", '/usr/share/jk2nginx/jk2nginx', '/usr/share/man/man1/jk2nginx.1.gz';
+like($contents, qr{\s\./usr/bin/jk2nginx -> \.\./share/jk2nginx/jk2nginx$}m,
+     'the package links /usr/bin/jk2nginx to the importer');
+like($fields, qr/^Depends:.*\bpython3\b/m, 'Depends on python3 (the importer)');
 
 my $lintian = `lintian '$deb' 2>&1`;
 my @errors = grep { /^E: / } split /\n/, $lintian;
@@ -154,6 +158,23 @@ is(`cat $AVAIL`, "load_module modules/ngx_http_sticky_workers_module.so;\n",
    'modules-available: the load_module line');
 ok(-f $SO, "the module is in $SO");
 
+# The importer, as a command on the PATH: a copy of Debian's shipped Apache
+# configuration with mod_jk enabled in, an nginx configuration out.
+my $apache = tempdir('sticky-test-deb-apache-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+system('cp', '-a', '/etc/apache2', "$apache/apache2") == 0 or die "cp /etc/apache2: $?";
+for my $f (qw(jk.load jk.conf)) {
+    unlink "$apache/apache2/mods-enabled/$f";
+    symlink "../mods-available/$f", "$apache/apache2/mods-enabled/$f" or die "symlink: $!";
+}
+# The default site copies the main server's mounts (jk.conf's JkMount lines).
+open my $copy, '>', "$apache/apache2/conf-enabled/jk-copy.conf" or die $!;
+print $copy "JkMountCopy All\n";
+close $copy;
+my $imported = `/usr/bin/jk2nginx --conf-d '$apache/apache2/apache2.conf' 2>/dev/null`;
+is($?, 0, 'jk2nginx runs from /usr/bin');
+like($imported, qr/^server \{\n(?s:.*)^\s*# JkMount \/jk-status jk-status /m,
+     "... and prints a server with the mounts of Debian's jk.conf") or diag $imported;
+
 # --- the stock nginx with Debian's include ---------------------------------------
 
 my $t = StickyTest->new;
@@ -236,6 +257,7 @@ like(status(), qr/^(?:.n)?$/, 'purged: dpkg no longer knows it');
 ok(!-e $ENABLED && !-l $ENABLED && !-l "$ENABLED.removed",
    'the modules-enabled link is gone');
 ok(!-e $SO && !-e $AVAIL && !-e $DOC, 'module, snippet and docs are gone');
+ok(!-e '/usr/bin/jk2nginx' && !-e '/usr/share/jk2nginx', 'the importer is gone');
 is(machine_state(), $state_before,
    'modules-enabled, modules-available and the module directory as before');
 
