@@ -22,7 +22,7 @@ MODULE     := $(BUILD)/$(MODULE_NAME).so
 # -Werror (CORE_WERROR=).
 CORE_WERROR     ?= -Werror
 CORE_BUILDFLAGS ?=
-CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -fvisibility=hidden \
+CORE_CXXFLAGS := -std=c++17 -O2 -g -fPIC -Isrc -fvisibility=hidden \
                  -fvisibility-inlines-hidden -Wall -Wextra $(CORE_WERROR) \
                  $(CORE_BUILDFLAGS)
 CORE_SRCS  := $(sort $(wildcard src/*.cc src/*/*.cc))

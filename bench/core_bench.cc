@@ -29,11 +29,11 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
-#include "model.h"
-#include "select.h"
-#include "session.h"
-#include "state.h"
+#include "config/config.h"
+#include "config/model.h"
+#include "balancer/select.h"
+#include "balancer/session.h"
+#include "balancer/state.h"
 
 // --- allocation counter -------------------------------------------------------
 

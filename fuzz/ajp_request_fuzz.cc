@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "../t/unit/ajp_decoder.h"
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace {
 

@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace {
 

@@ -15,11 +15,11 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
-#include "model.h"
-#include "select.h"
-#include "session.h"
-#include "state.h"
+#include "config/config.h"
+#include "config/model.h"
+#include "balancer/select.h"
+#include "balancer/session.h"
+#include "balancer/state.h"
 
 namespace {
 

@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
-#include "model.h"
-#include "select.h"
-#include "session.h"
-#include "state.h"
+#include "config/model.h"
+#include "balancer/select.h"
+#include "balancer/session.h"
+#include "balancer/state.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The C face of the AJP/1.3 codec (sticky_core.h, "AJP/1.3 codec"). The
 // codec neither allocates nor throws, so each entry point only forwards.
-#include "../sticky_core.h"
+#include "c_api/sticky_core.h"
 #include "request.h"
 #include "response.h"
 #include "stream.h"

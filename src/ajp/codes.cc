@@ -4,7 +4,7 @@
 #include <cctype>
 #include <iterator>
 
-#include "../sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace sticky::ajp {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "codes.h"
 #include "wire.h"
-#include "../values.h"
+#include "config/values.h"
 
 namespace sticky::ajp {
 namespace {

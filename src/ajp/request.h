@@ -8,7 +8,7 @@
 
 #include <cstddef>
 
-#include "../sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace sticky::ajp {
 

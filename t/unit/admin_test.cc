@@ -1,7 +1,7 @@
-// Runtime administration (src/admin.h) and the status and admin section of
+// Runtime administration (src/status/admin.h) and the status and admin section of
 // the C boundary (sticky_core.h): the form, each action's effect on the
 // zone as mod_jk's status worker has it, and the messages.
-#include "admin.h"
+#include "status/admin.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "state.h"
-#include "sticky_core.h"
+#include "balancer/state.h"
+#include "c_api/sticky_core.h"
 
 namespace sticky {
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ajp_decoder.h"
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace {
 

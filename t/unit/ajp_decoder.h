@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace ajp_test {
 

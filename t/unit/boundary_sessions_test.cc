@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "session.h"
-#include "sticky_core.h"
+#include "balancer/session.h"
+#include "c_api/sticky_core.h"
 
 namespace {
 

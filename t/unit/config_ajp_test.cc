@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace sticky {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "config_test.h"
-#include "properties.h"
-#include "sticky_core.h"
+#include "config/properties.h"
+#include "c_api/sticky_core.h"
 
 namespace sticky {
 namespace {

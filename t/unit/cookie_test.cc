@@ -1,6 +1,6 @@
 // The balancer's own cookie: options checked so that no value adds an
 // attribute, and the attributes written once.
-#include "cookie.h"
+#include "config/cookie.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

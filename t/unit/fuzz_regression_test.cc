@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "properties.h"
+#include "config/config.h"
+#include "config/properties.h"
 
 namespace sticky {
 namespace {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "probe.h"
-#include "select.h"
-#include "state.h"
+#include "balancer/probe.h"
+#include "balancer/select.h"
+#include "balancer/state.h"
 
 namespace sticky {
 namespace {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "probe.h"
-#include "processes.h"
-#include "state.h"
+#include "balancer/probe.h"
+#include "balancer/processes.h"
+#include "balancer/state.h"
 
 namespace sticky {
 namespace {

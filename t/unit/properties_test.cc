@@ -1,6 +1,6 @@
 // The syntax layer: lines, comments, $(var), duplicates, references, as
 // mod_jk 1.2.48 reads them (jk_map.c), and the diagnostics we add.
-#include "properties.h"
+#include "config/properties.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

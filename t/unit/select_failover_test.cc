@@ -1,4 +1,4 @@
-// Choosing a member when members fail (src/select.h): sticky_session_force,
+// Choosing a member when members fail (src/balancer/select.h): sticky_session_force,
 // the stable per-session failover, the tried bitmap, recovery, and a check
 // that the request path allocates nothing.
 //

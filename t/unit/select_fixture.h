@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "select.h"
+#include "balancer/select.h"
 
 namespace sticky {
 namespace test {

@@ -1,4 +1,4 @@
-// Choosing a member (src/select.h): new sessions, load methods, sticky
+// Choosing a member (src/balancer/select.h): new sessions, load methods, sticky
 // routes and domains, activation (jk_lb_worker.c).
 #include <map>
 #include <string>

@@ -1,6 +1,6 @@
-// Session-id extraction (src/session.h): mod_jk's order and matching rules
+// Session-id extraction (src/balancer/session.h): mod_jk's order and matching rules
 // (jk_lb_worker.c), and robustness against hostile requests.
-#include "session.h"
+#include "balancer/session.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// The shared-memory zone (src/state.h): layout, load accounting per method,
+// The shared-memory zone (src/balancer/state.h): layout, load accounting per method,
 // health transitions, maintenance and reload reconciliation.
-#include "state.h"
+#include "balancer/state.h"
 
 #include <gtest/gtest.h>
 

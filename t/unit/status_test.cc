@@ -1,7 +1,7 @@
 // The status page renderers (src/status*.cc): the derived rows, the drain
 // view's minute window, every format's syntax, and escaping of whatever
 // workers.properties holds.
-#include "status.h"
+#include "status/status.h"
 
 #include <gtest/gtest.h>
 
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "select.h"
-#include "state.h"
-#include "status_window.h"
+#include "balancer/select.h"
+#include "balancer/state.h"
+#include "status/status_window.h"
 
 namespace sticky {
 namespace {

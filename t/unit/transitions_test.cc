@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "sticky_core.h"
+#include "c_api/sticky_core.h"
 
 namespace {
 

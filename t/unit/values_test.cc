@@ -1,6 +1,6 @@
 // Value parsing as mod_jk 1.2.48 does it: jk_get_bool_code, jk_map_get_int
 // (atoi with k/M suffixes), first-letter enums, strtok lists.
-#include "values.h"
+#include "config/values.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

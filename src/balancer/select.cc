@@ -1,0 +1,394 @@
+#include "balancer/select.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+namespace sticky {
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+
+std::uint64_t Fnv1a(std::uint64_t hash, std::string_view bytes) {
+  for (char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+// FNV-1a's low bits mix poorly; the finaliser spreads every input bit.
+std::uint64_t Fmix64(std::uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ull;
+  k ^= k >> 33;
+  return k;
+}
+
+std::uint64_t SessionPrefix(std::string_view session_id) {
+  return Fnv1a(kFnvOffset, session_id) ^ 0xffu;  // the separator, as one more FNV byte
+}
+
+std::uint64_t FinishHash(std::uint64_t prefix, std::string_view member_name) {
+  return Fmix64(Fnv1a(prefix * kFnvPrime, member_name));
+}
+
+// Weighted rendezvous (highest random weight): score = -w / ln(u), with u
+// uniform in (0, 1) from the hash. Each member wins a session with
+// probability w / sum(w), and removing a member moves only its sessions.
+double RendezvousScore(std::uint64_t hash, std::uint32_t weight) {
+  const double u = (static_cast<double>(hash >> 11) + 0.5) * 0x1.0p-53;
+  return -static_cast<double>(weight < 1 ? 1 : weight) / std::log(u);
+}
+
+// The common case, decided without a call into state.cc: an OK member is
+// usable (MemberUsable() is true) and not due for recovery.
+bool Healthy(const MemberState& m) {
+  return m.health == static_cast<std::uint8_t>(Health::kOk) ||
+         m.health == static_cast<std::uint8_t>(Health::kOkIdle);
+}
+
+// 8 and 4 bytes at p as a number (in the machine's byte order: the route
+// table lives in one process only).
+std::uint64_t Load64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+std::uint32_t Load32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The hash of a route in the route table: whole words rather than bytes
+// (FNV-1a's byte loop is most of a sticky request's lookup), the last
+// word overlapping the one before, then Fmix64.
+std::size_t RouteHash(std::string_view route) {
+  const char* p = route.data();
+  std::size_t n = route.size();
+  std::uint64_t h = kFnvOffset ^ n;
+  if (n >= 8) {
+    for (; n > 8; p += 8, n -= 8) h = (h ^ Load64(p)) * kFnvPrime;
+    h ^= Load64(p + n - 8);
+  } else if (n >= 4) {
+    h ^= (std::uint64_t{Load32(p)} << 32) | Load32(p + n - 4);
+  } else if (n > 0) {
+    h ^= (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+         (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+         static_cast<unsigned char>(p[n - 1]);
+  }
+  return static_cast<std::size_t>(Fmix64(h * kFnvPrime));
+}
+
+// a == b for strings of `n` bytes each: words compared inline (routes are
+// short), memcmp() beyond 16 bytes.
+bool SameBytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    return Load64(a) == Load64(b) && Load64(a + n - 8) == Load64(b + n - 8);
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+// mod_jk's find_best_bydomain() takes the part of the route before its first '.'.
+std::string_view FirstComponent(std::string_view route) { return route.substr(0, route.find('.')); }
+
+}  // namespace
+
+const char* ReasonName(Reason reason) noexcept {
+  switch (reason) {
+    case Reason::kNone: return "none";
+    case Reason::kStickyRoute: return "sticky route";
+    case Reason::kStickyDomain: return "sticky domain";
+    case Reason::kRedirect: return "redirect";
+    case Reason::kDomainFailover: return "domain failover";
+    case Reason::kRendezvous: return "session failover";
+    case Reason::kBalanced: return "balanced";
+    case Reason::kHotStandby: return "hot standby";
+  }
+  return "unknown";
+}
+
+std::uint64_t RendezvousHash(std::string_view session_id, std::string_view member_name) noexcept {
+  return FinishHash(SessionPrefix(session_id), member_name);
+}
+
+Selector::Selector(const Balancer& balancer)
+    : sticky_session_(balancer.sticky_session),
+      sticky_session_force_(balancer.sticky_session_force),
+      session_path_(balancer.session_path),
+      session_cookie_(balancer.session_cookie) {
+  members_.reserve(balancer.members.size());
+  for (const Member& m : balancer.members) {
+    MemberInfo info;
+    info.name = m.name;
+    info.route = m.route.empty() ? m.name : m.route;
+    info.domain = m.domain;
+    if (info.domain.empty() && info.route.find('.') != std::string::npos)
+      info.domain = std::string(FirstComponent(info.route));
+    info.distance = m.distance;
+    members_.push_back(std::move(info));
+  }
+
+  for (const MemberInfo& info : members_) distances_.push_back(info.distance);
+
+  for (std::size_t i = 0; i < members_.size(); ++i) by_route_.push_back(static_cast<int>(i));
+  std::stable_sort(by_route_.begin(), by_route_.end(),
+                   [this](int a, int b) { return members_[a].route < members_[b].route; });
+
+  // The route table: open addressing, at most half full; the first member
+  // with a route wins, as in by_route_.
+  std::size_t slots = 4;
+  while (slots < 2 * members_.size()) slots *= 2;
+  route_table_.assign(slots, -1);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    std::size_t h = RouteHash(members_[i].route) & (slots - 1);
+    while (route_table_[h] >= 0 && members_[route_table_[h]].route != members_[i].route)
+      h = (h + 1) & (slots - 1);
+    if (route_table_[h] < 0) route_table_[h] = static_cast<int>(i);
+  }
+
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const std::string& name = members_[i].domain;
+    if (name.empty()) continue;
+    auto it = std::find_if(domains_.begin(), domains_.end(),
+                           [&](const Domain& d) { return d.name == name; });
+    if (it == domains_.end()) it = domains_.insert(domains_.end(), Domain{name, {}});
+    it->members.push_back(static_cast<int>(i));
+  }
+  std::sort(domains_.begin(), domains_.end(),
+            [](const Domain& a, const Domain& b) { return a.name < b.name; });
+  for (std::size_t i = 0; i < members_.size(); ++i)
+    if (!members_[i].domain.empty()) members_[i].domain_id = FindDomain(members_[i].domain);
+
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const std::string& redirect = balancer.members[i].redirect;
+    if (redirect.empty()) continue;
+    const int target = FindRoute(redirect);
+    if (target < 0 || target == static_cast<int>(i)) continue;
+    members_[i].redirect = target;
+    if (std::find(hot_standbys_.begin(), hot_standbys_.end(), target) == hot_standbys_.end())
+      hot_standbys_.push_back(target);
+  }
+}
+
+int Selector::FindRoute(std::string_view route) const noexcept {
+  if (route_table_.empty()) {  // while the constructor is still running
+    auto it = std::lower_bound(
+        by_route_.begin(), by_route_.end(), route,
+        [this](int i, std::string_view r) { return std::string_view(members_[i].route) < r; });
+    if (it == by_route_.end() || members_[*it].route != route) return -1;
+    return *it;
+  }
+  const std::size_t mask = route_table_.size() - 1;
+  for (std::size_t h = RouteHash(route) & mask;; h = (h + 1) & mask) {
+    const int i = route_table_[h];
+    if (i < 0) return -1;
+    const std::string& r = members_[i].route;
+    if (r.size() == route.size() && SameBytes(r.data(), route.data(), r.size())) return i;
+  }
+}
+
+int Selector::FindDomain(std::string_view domain) const noexcept {
+  auto it = std::lower_bound(
+      domains_.begin(), domains_.end(), domain,
+      [](const Domain& d, std::string_view name) { return std::string_view(d.name) < name; });
+  if (it == domains_.end() || it->name != domain) return -1;
+  return static_cast<int>(it - domains_.begin());
+}
+
+// mod_jk's JK_WORKER_USABLE: healthy enough and Active (takes new sessions).
+bool Selector::Usable(const Zone& zone, const SelectRequest& request, int i) const noexcept {
+  const MemberState& m = zone.record(i);
+  return !WasTried(request.tried, i) && m.GetActivation() == Activation::kActive &&
+         (Healthy(m) || MemberUsable(zone, m, request.now_ms));
+}
+
+// mod_jk's JK_WORKER_USABLE_STICKY: a Disabled member still serves its sessions.
+bool Selector::StickyUsable(const Zone& zone, const SelectRequest& request, int i) const noexcept {
+  const MemberState& m = zone.record(i);
+  return !WasTried(request.tried, i) && m.GetActivation() != Activation::kStopped &&
+         (Healthy(m) || MemberUsable(zone, m, request.now_ms));
+}
+
+int Selector::Rendezvous(const Zone& zone, const SelectRequest& request, const int* indexes,
+                         std::size_t count, std::string_view session_id) const noexcept {
+  const std::uint64_t prefix = SessionPrefix(session_id);
+  int best = -1;
+  int best_distance = INT_MAX;
+  double best_score = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    const int i = indexes != nullptr ? indexes[k] : static_cast<int>(k);
+    if (!Usable(zone, request, i)) continue;
+    const int distance = members_[i].distance;
+    if (distance > best_distance) continue;
+    const double score =
+        RendezvousScore(FinishHash(prefix, members_[i].name), zone.record(i).lbfactor);
+    if (distance < best_distance || score > best_score) {
+      best = i;
+      best_distance = distance;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+// mod_jk's find_best_byvalue(): the lowest distance, then the lowest lb_value,
+// scanning from a rotating offset so that ties take turns.
+int Selector::BestByValue(const Zone& zone, const SelectRequest& request) const noexcept {
+  const std::size_t n = members_.size();
+  const std::size_t offset = static_cast<std::size_t>(request.rotation % n);
+  // A member whose recover time just passed counts as loaded as the busiest,
+  // as it will be once ReportStart() moves it to ERR/REC. That maximum takes
+  // a pass over the zone of its own: made only when such a member is usable.
+  const MemberState* records = zone.records();
+  const std::uint64_t* tried = request.tried;
+  const std::uint64_t now_ms = request.now_ms;
+  bool know_max = false;
+  std::uint64_t max_value = 0;
+  for (;;) {
+    int best = -1;
+    int best_distance = INT_MAX;
+    std::uint64_t best_value = 0;
+    bool need_max = false;
+    for (std::size_t k = 0, i = offset; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
+      // Usable(), inline: this loop is the cost of a new session.
+      const MemberState& m = records[i];
+      if (m.activation != static_cast<std::uint8_t>(Activation::kActive) || WasTried(tried, i))
+        continue;
+      std::uint64_t value = m.lb_value;
+      if (!Healthy(m)) {
+        if (!MemberUsable(zone, m, now_ms)) continue;
+        if (RecoverDue(m, now_ms)) {
+          if (!know_max) {
+            need_max = true;
+            break;
+          }
+          value = max_value;
+        }
+      }
+      const int distance = distances_[i];
+      if (best < 0 || distance < best_distance ||
+          (distance == best_distance && value < best_value)) {
+        best = static_cast<int>(i);
+        best_distance = distance;
+        best_value = value;
+      }
+    }
+    if (!need_max) return best;
+    for (std::size_t i = 0; i < n; ++i) max_value = std::max(max_value, records[i].lb_value);
+    know_max = true;
+  }
+}
+
+// mod_jk's find_failover_worker() takes the redirect of the first member
+// that has one; here the first such target that is usable, so a second
+// standby is not ignored while the first is down.
+int Selector::HotStandby(const Zone& zone, const SelectRequest& request) const noexcept {
+  for (int target : hot_standbys_)
+    if (StickyUsable(zone, request, target)) return target;
+  return -1;
+}
+
+Selector::StickyResult Selector::StickyChoice(const Zone& zone, const SelectRequest& request,
+                                              const SessionCandidate& candidate) const noexcept {
+  StickyResult r;
+  const int own = FindRoute(candidate.route);
+  if (own >= 0) {
+    r.named = true;
+    if (StickyUsable(zone, request, own)) return {own, Reason::kStickyRoute, true};
+    if (sticky_session_force_) return r;
+    const MemberInfo& info = members_[own];
+    if (info.redirect >= 0 && StickyUsable(zone, request, info.redirect))
+      return {info.redirect, Reason::kRedirect, true};
+    if (info.domain_id >= 0) {
+      const Domain& d = domains_[info.domain_id];
+      const int m = Rendezvous(zone, request, d.members.data(), d.members.size(), candidate.id);
+      if (m >= 0) return {m, Reason::kDomainFailover, true};
+    }
+    return r;
+  }
+  const int domain_id = FindDomain(FirstComponent(candidate.route));
+  if (domain_id >= 0) {
+    r.named = true;
+    const Domain& d = domains_[domain_id];
+    const int m = Rendezvous(zone, request, d.members.data(), d.members.size(), candidate.id);
+    if (m >= 0) return {m, Reason::kStickyDomain, true};
+  }
+  return r;
+}
+
+Decision Selector::Select(const Zone& zone, const SelectRequest& request) const noexcept {
+  Decision d;
+  const std::size_t n = members_.size();
+  if (n == 0 || zone.member_count != n) return d;
+  const std::size_t count = request.candidates != nullptr ? request.candidate_count : 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    if (request.candidates[k].route.empty()) continue;
+    d.route = request.candidates[k].route;
+    d.session_id = request.candidates[k].id;
+    break;
+  }
+
+  if (sticky_session_ && count > 0) {
+    const SessionCandidate* orphan = nullptr;  // the first session whose member is unusable
+    for (std::size_t k = 0; k < count; ++k) {
+      const SessionCandidate& c = request.candidates[k];
+      if (c.route.empty()) continue;
+      const StickyResult r = StickyChoice(zone, request, c);
+      if (r.member >= 0) {
+        d.verdict = Verdict::kMember;
+        d.member = r.member;
+        d.reason = r.reason;
+        d.sticky_hit = r.reason == Reason::kStickyRoute || r.reason == Reason::kStickyDomain;
+        d.route_changed = !d.sticky_hit;
+        d.route = c.route;
+        d.session_id = c.id;
+        return d;
+      }
+      if (r.named && orphan == nullptr) orphan = &c;
+    }
+    d.route_changed = !d.route.empty();
+    if (orphan != nullptr) {
+      d.route = orphan->route;
+      d.session_id = orphan->id;
+      if (sticky_session_force_) {
+        d.verdict = Verdict::kForce503;
+        return d;
+      }
+      // Better than mod_jk, which balances such a request as a new session
+      // and may send each of its requests to another member: every request
+      // of the session goes to one replacement, the same in every process.
+      d.member = Rendezvous(zone, request, nullptr, n, orphan->id);
+      d.reason = Reason::kRendezvous;
+    }
+    // Otherwise no route named a member: balanced, though not a new session.
+  } else {
+    d.new_session = true;  // mod_jk counts every request when sticky_session is off
+  }
+
+  if (d.member < 0) {
+    d.member = BestByValue(zone, request);
+    d.reason = Reason::kBalanced;
+  }
+  if (d.member < 0) {
+    d.member = HotStandby(zone, request);
+    d.reason = Reason::kHotStandby;
+  }
+  if (d.member < 0) {
+    d.reason = Reason::kNone;
+    return d;
+  }
+  d.verdict = Verdict::kMember;
+  return d;
+}
+
+}  // namespace sticky
