@@ -123,11 +123,17 @@ test-unit-san: $(SAN_BIN)
 test-nginx: $(MODULE) $(DEB)
 	STICKY_MODULE=$(MODULE) STICKY_DEB=$(DEB) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
 
-# The failure and recovery figures of README.md (about 5 minutes; not in
-# `make test`). `make bench` (below) runs it after the comparisons.
+# The failure and recovery figures of README.md (not in `make test`):
+# t/bench/failover.pl, the module with look-alike backends (about 5
+# minutes), then t/bench/failover_tomcat.pl, the recovery of a restarted
+# Tomcat 10 node behind Apache httpd + mod_jk 1.2.48 and behind the module,
+# both over AJP to the same cluster (about 20 minutes; needs tomcat10-user,
+# apache2, libapache2-mod-jk). `make bench` (below) runs it after the
+# comparisons.
 .PHONY: bench-failover
 bench-failover: $(MODULE)
 	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) perl -I t/lib t/bench/failover.pl
+	STICKY_MODULE=$(MODULE) NGINX_BIN=$(NGINX_BIN) perl -I t/lib t/bench/failover_tomcat.pl
 
 test: deps
 	$(MAKE) -j$$(nproc) test-unit test-unit-san module

@@ -27,8 +27,9 @@ sub available {
 }
 
 # Starts Apache with mod_jk reading `workers`, plus the lines of `conf`;
-# returns its port. The process is the test's: StickyTest kills it at the
-# end (it is kept as one of its backends).
+# returns its port; `mpm`: the lines that size mpm_event (default
+# `StartServers 1` and `ServerLimit 1`: one process). The process is the
+# test's: StickyTest kills it at the end (it is kept as one of its backends).
 sub start_apache {
     my ($t, $name, %opts) = @_;
     my $dir = $t->dir . "/$name";
@@ -36,6 +37,7 @@ sub start_apache {
     my $port = $t->port($name);
     # As root, Apache's children must not stay root; www-data reads the files.
     my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
+    my $mpm = $opts{mpm} // "StartServers 1\nServerLimit 1";
     $t->write_file("$name/httpd.conf", <<"EOF");
 ServerRoot $dir
 ServerName 127.0.0.1
@@ -49,8 +51,7 @@ $user
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 LoadModule jk_module $MOD_JK
-StartServers 1
-ServerLimit 1
+$mpm
 JkWorkersFile $opts{workers}
 JkShmFile $dir/jk.shm
 JkLogFile $dir/mod_jk.log
