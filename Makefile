@@ -120,7 +120,8 @@ test-unit-san: $(SAN_BIN)
 	cd t/unit && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 $(SAN_BIN) --gtest_brief=1
 
-test-nginx: $(MODULE) $(DEB)
+# `deb`, not $(DEB): the package's variables are defined further down.
+test-nginx: $(MODULE) deb
 	STICKY_MODULE=$(MODULE) STICKY_DEB=$(DEB) NGINX_BIN=$(NGINX_BIN) prove -I t/lib t/
 
 # The failure and recovery figures of README.md (not in `make test`):
