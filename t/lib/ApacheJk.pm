@@ -4,9 +4,9 @@ package ApacheJk;
 # a private instance for tests, in core Perl: its own ServerRoot, pid file,
 # runtime directory, logs and port, started in the foreground as our child
 # (-D FOREGROUND) and stopped by that pid. The system's apache2 service is
-# never touched. ModJk.pm starts an Apache around a workers.properties (its
-# own Jk directives); this one runs a whole Apache configuration as given,
-# Jk directives included (t/71-import-parity.t).
+# never touched. It runs a whole Apache configuration as given, Jk
+# directives included (t/71-import-parity.t); ModJk.pm uses it to start one
+# around a workers.properties.
 #
 #   my $a = ApacheJk->new($root, $port);     # $root: the ServerRoot
 #   $a->write_conf($includes);               # httpd.conf: modules + Include lines

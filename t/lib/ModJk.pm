@@ -8,89 +8,51 @@ package ModJk;
 #
 #   my $port = ModJk::start_apache($t, 'apache', workers => "$dir/w.properties",
 #                                  conf => "JkMount /jkstatus jkstatus\n");
-#   my $lbs = ModJk::parse_status(ModJk::status($t, $port, '/jkstatus'));
+#   my $lbs = ModJk::parse_status($t->get($port, '/jkstatus?cmd=list&mime=prop')->{body});
 
 use strict;
 use warnings;
 
-use IO::Socket::INET;
-use POSIX qw(WNOHANG);
-use Time::HiRes qw(sleep time);
+use ApacheJk;
 
-my $APACHE = '/usr/sbin/apache2';
-my $MOD_JK = '/usr/lib/apache2/modules/mod_jk.so';
+my $MOD_JK = "$ApacheJk::MODULES/mod_jk.so";
 
 sub available {
-    return !-x $APACHE ? "no $APACHE (Debian's apache2)"
+    return !-x $ApacheJk::APACHE ? "no $ApacheJk::APACHE (Debian's apache2)"
          : !-f $MOD_JK ? "no $MOD_JK (Debian's libapache2-mod-jk)"
          : '';
 }
 
-# Starts Apache with mod_jk reading `workers`, plus the lines of `conf`;
-# returns its port; `mpm`: the lines that size mpm_event (default
-# `StartServers 1` and `ServerLimit 1`: one process). The process is the
-# test's: StickyTest kills it at the end (it is kept as one of its backends).
+# Starts Apache (ApacheJk: a private instance, stopped by pid) with mod_jk
+# reading `workers`, plus the lines of `conf`; returns its port. `mpm`: the
+# lines that size mpm_event (default `StartServers 1` and `ServerLimit 1`:
+# one process). The instance is the test's: it stops with $t at the latest.
 sub start_apache {
     my ($t, $name, %opts) = @_;
     my $dir = $t->dir . "/$name";
-    mkdir $dir;
     my $port = $t->port($name);
-    # As root, Apache's children must not stay root; www-data reads the files.
-    my $user = $> == 0 ? "User www-data\nGroup www-data\n" : '';
     my $mpm = $opts{mpm} // "StartServers 1\nServerLimit 1";
-    $t->write_file("$name/httpd.conf", <<"EOF");
-ServerRoot $dir
-ServerName 127.0.0.1
+    # The children run as nobody: they read what the test directory holds.
+    chmod 0755, $t->dir;
+    my $apache = ApacheJk->new($dir, $port);
+    $apache->write_conf(<<"EOF");
 Listen 127.0.0.1:$port
-PidFile $dir/httpd.pid
-DefaultRuntimeDir $dir
-Mutex file:$dir default
-ErrorLog $dir/error.log
-LogLevel warn
-$user
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule jk_module $MOD_JK
 $mpm
 JkWorkersFile $opts{workers}
-JkShmFile $dir/jk.shm
-JkLogFile $dir/mod_jk.log
+JkShmFile $dir/logs/jk.shm
+JkLogFile $dir/logs/mod_jk.log
 JkLogLevel info
 $opts{conf}
 EOF
-    chmod 0755, $t->dir, $dir;
-    chown scalar(getpwnam('www-data')), -1, $dir if $> == 0 && getpwnam('www-data');
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>>', "$dir/stderr.log";
-        open STDERR, '>>', "$dir/stderr.log";
-        exec $APACHE, '-f', "$dir/httpd.conf", '-DFOREGROUND';
-        die "exec: $!";
-    }
-    my $deadline = time + 15;
-    until (_accepts($port)) {
-        if (time > $deadline || waitpid($pid, WNOHANG) == $pid) {
-            kill 'KILL', $pid;
-            die "apache did not start\n" . $t->read_file("$name/error.log")
-                . $t->read_file("$name/stderr.log") . $t->read_file("$name/mod_jk.log");
-        }
-        sleep 0.02;
-    }
-    $t->{backends}{"apache:$name"} = $pid;
+    $apache->start;
+    $t->{apaches}{$name} = $apache;
     return $port;
 }
 
 sub stop_apache {
     my ($t, $name) = @_;
-    my $pid = delete $t->{backends}{"apache:$name"} or return;
-    kill 'TERM', $pid;
-    waitpid($pid, 0);
-}
-
-sub _accepts {
-    my ($port) = @_;
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                 Proto => 'tcp', Timeout => 1) ? 1 : 0;
+    my $apache = delete $t->{apaches}{$name} or return;
+    $apache->stop;
 }
 
 # The lb workers of a status page in the properties format:
