@@ -128,6 +128,12 @@ $t->write_file('badpath.properties', lb_properties('bad',
 check_refused('upstream u { sticky_workers badpath.properties; }',
               qr/lb "bad": cookie path "\/a;Domain=evil\.example" holds a ";"/,
               "the file's session_cookie_path with a ';'");
+$t->write_file('badroute.properties', lb_properties('bad', { set_session_cookie => 'true' },
+    [tomcat1 => { port => $port{tomcat1}, route => 'r1;Domain=evil.example' }],
+    [tomcat2 => { port => $port{tomcat2} }]));
+check_refused('upstream u { sticky_workers badroute.properties; }',
+              qr/lb "bad": cookie value "r1;Domain=evil\.example" holds a byte a cookie value cannot hold/,
+              "a route with a ';' (the cookie's value is .ROUTE)");
 $t->write_file('badname.properties', lb_properties('bad',
     { set_session_cookie => 'true', session_cookie => 'JSESSIONID;Domain' }, @members));
 check_refused('upstream u { sticky_workers badname.properties; }',

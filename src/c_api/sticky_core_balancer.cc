@@ -200,6 +200,9 @@ STICKY_API int sticky_balancer_set_cookie(sticky_balancer_t* b,
       if (error.empty()) error = sticky::CookieNameProblem(lb.session_cookie);
       if (error.empty() && cookie.path.empty())
         error = sticky::CookiePathProblem(lb.session_cookie_path);
+      // The cookie's value is ".ROUTE".
+      for (size_t i = 0; error.empty() && i < lb.members.size(); ++i)
+        error = sticky::CookieValueProblem(b->selector.route(i));
       if (!error.empty()) {
         StickySetError(err, "lb \"" + lb.name + "\": " + error);
         return -1;

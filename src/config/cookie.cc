@@ -40,6 +40,17 @@ std::string CookieNameProblem(std::string_view name) {
   return {};
 }
 
+std::string CookieValueProblem(std::string_view value) {
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (IsControl(byte) || byte > 0x7e || std::string_view(" \",;\\").find(c) != std::string_view::npos)
+      return Message({"cookie value ", Quoted(value, 64),
+                      " holds a byte a cookie value cannot hold (a control byte, a space, "
+                      "'\"', ',', ';' or '\\')"});
+  }
+  return {};
+}
+
 std::string CookiePathProblem(std::string_view path) {
   if (path.empty() || path.front() != '/')
     return Message({"cookie path ", Quoted(path), " does not start with \"/\""});

@@ -26,6 +26,9 @@ struct CookieOptions {
 // Why `name` cannot be a cookie name (RFC 6265: a token, no separators or
 // controls), or empty when it can.
 std::string CookieNameProblem(std::string_view name);
+// Why `value` cannot be (part of) a cookie value (RFC 6265 cookie-octets:
+// no control byte, space, '"', ',', ';' or '\\'), or empty when it can.
+std::string CookieValueProblem(std::string_view value);
 // Why `path` cannot be a Path attribute ("/...", no ';' or controls).
 std::string CookiePathProblem(std::string_view path);
 // Why `domain` cannot be a Domain attribute (letters, digits, '-' and '.',

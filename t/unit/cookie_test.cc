@@ -63,6 +63,14 @@ TEST(CookieTest, ValuesThatCouldAddAnAttributeAreRefused) {
   }
 }
 
+TEST(CookieTest, RoutesMustBeCookieValues) {
+  EXPECT_EQ("", CookieValueProblem("node1.dc-2_a"));
+  EXPECT_THAT(CookieValueProblem("n1;Domain=x"), HasSubstr("holds a byte a cookie value cannot hold"));
+  EXPECT_THAT(CookieValueProblem("n 1"), HasSubstr("cannot hold"));
+  EXPECT_THAT(CookieValueProblem("n\"1"), HasSubstr("cannot hold"));
+  EXPECT_THAT(CookieValueProblem("n\x01"), HasSubstr("\\x01"));
+}
+
 TEST(CookieTest, NamesAreTokens) {
   EXPECT_EQ("", CookieNameProblem("JSESSIONID"));
   EXPECT_EQ("", CookieNameProblem("my-session_id.v2"));
