@@ -21,12 +21,12 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Cwd ();
 use Fcntl qw(:flock);
-use POSIX qw(WNOHANG);
 use Test::More;
 use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 # StickyTest wants the built .so; this test loads the package's instead.
 BEGIN { $ENV{STICKY_MODULE} //= 'unused-by-t70' }
+use ApacheJk;
 use StickyTest qw(lb_properties session_id header served_by);
 
 my $PKG     = 'libnginx-mod-http-sticky-workers';
@@ -160,48 +160,26 @@ ok(-f $SO, "the module is in $SO");
 
 # The importer, as a command on the PATH: a copy of Debian's shipped Apache
 # configuration with mod_jk enabled in, an nginx configuration out.
-my $apache = tempdir('sticky-test-deb-apache-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-system('cp', '-a', '/etc/apache2', "$apache/apache2") == 0 or die "cp /etc/apache2: $?";
-for my $f (qw(jk.load jk.conf)) {
-    unlink "$apache/apache2/mods-enabled/$f";
-    symlink "../mods-available/$f", "$apache/apache2/mods-enabled/$f" or die "symlink: $!";
-}
-# The default site copies the main server's mounts (jk.conf's JkMount lines).
-open my $copy, '>', "$apache/apache2/conf-enabled/jk-copy.conf" or die $!;
-print $copy "JkMountCopy All\n";
-close $copy;
-my $imported = `/usr/bin/jk2nginx --conf-d '$apache/apache2/apache2.conf' 2>/dev/null`;
+my $apache_conf = ApacheJk::debian_copy(
+    tempdir('sticky-test-deb-apache-XXXXXX', TMPDIR => 1, CLEANUP => 1));
+my $imported = `/usr/bin/jk2nginx --conf-d '$apache_conf' 2>/dev/null`;
 is($?, 0, 'jk2nginx runs from /usr/bin');
 like($imported, qr/^server \{\n(?s:.*)^\s*# JkMount \/jk-status jk-status /m,
      "... and prints a server with the mounts of Debian's jk.conf") or diag $imported;
 
 # --- the stock nginx with Debian's include ---------------------------------------
 
-my $t = StickyTest->new;
-my $d = $t->dir;
+my $t = StickyTest->new(stock_modules => 1);
 my $front = $t->port('front');
 my %port = map { $_ => $t->start_backend($_) } qw(tomcat1 tomcat2);
 $t->write_file('workers.properties', lb_properties('cluster', {},
     map { [$_ => { port => $port{$_} }] } sort keys %port));
-# Debian's nginx.conf's first lines, our own paths and port; no -p, so that
-# load_module's relative path is the stock prefix's modules/.
-$t->write_file('nginx.conf', <<"EOF");
-include /etc/nginx/modules-enabled/*.conf;
-daemon off;
-master_process on;
-worker_processes 2;
-pid $d/logs/nginx.pid;
-error_log $d/logs/error.log info;
-events { worker_connections 512; }
-http {
-    access_log $d/logs/access.log;
-    client_body_temp_path $d/temp/body;
-    proxy_temp_path $d/temp/proxy;
-    fastcgi_temp_path $d/temp/fastcgi;
-    uwsgi_temp_path $d/temp/uwsgi;
-    scgi_temp_path $d/temp/scgi;
+# Debian's way of loading modules (include modules-enabled/*.conf), our own
+# paths and port; nginx runs with its stock prefix, where the snippet's
+# relative load_module path points.
+$t->write_conf(<<"EOF");
     upstream tomcats {
-        sticky_workers $d/workers.properties;
+        sticky_workers workers.properties;
     }
     server {
         listen 127.0.0.1:$front;
@@ -210,32 +188,15 @@ http {
             proxy_pass http://tomcats;
         }
     }
-}
 EOF
 unlike($t->read_file('nginx.conf'), qr/^\s*load_module/m,
        'the configuration has no load_module of its own');
 
-my $test = `$NGINX -t -c $d/nginx.conf -e $d/logs/test.log 2>&1`;
-is($?, 0, "$NGINX -t accepts sticky_workers through modules-enabled")
-    or diag $test;
+my ($test_ok, $test) = $t->test_config;
+ok($test_ok, "$NGINX -t accepts sticky_workers through modules-enabled") or diag $test;
 
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-    open STDOUT, '>>', "$d/logs/stdout.log";
-    open STDERR, '>>', "$d/logs/stderr.log";
-    exec $NGINX, '-c', "$d/nginx.conf", '-e', "$d/logs/error.log";
-    warn "exec $NGINX: $!\n";
-    POSIX::_exit(127);
-}
-$t->{pid} = $pid;    # StickyTest's stop() and DESTROY take it from here
-my $started = time + 10;
-until (-s "$d/logs/nginx.pid" && StickyTest::_all_accept($front)) {
-    if (waitpid($pid, WNOHANG) == $pid || time > $started) {
-        delete $t->{pid};
-        BAIL_OUT("nginx did not start:\n" . $t->read_file('logs/error.log'));
-    }
-    sleep 0.05;
-}
+$t->run($front);
+my $pid = $t->{pid};
 like(`cat /proc/$pid/maps`, qr/\Q$SO\E/, "nginx mapped the package's $SO");
 
 my $r = $t->get($front, '/');

@@ -18,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
 use Test::More;
+use ApacheJk;
 
 my $TOOL = "$FindBin::Bin/../tools/jk2nginx";
 my $NGINX = $ENV{NGINX_BIN} || '/usr/sbin/nginx';
@@ -37,15 +38,8 @@ ok(-f '/etc/apache2/apache2.conf' && -f '/etc/apache2/mods-available/jk.conf',
    "Debian's apache2 and libapache2-mod-jk are installed (make deps installs them)");
 {
     my $dir = tempdir('sticky-test-import-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{STICKY_TEST_LEAVE});
-    system('cp', '-a', '/etc/apache2', "$dir/apache2") == 0 or die "cp /etc/apache2: $?";
-    for my $f (qw(jk.load jk.conf)) {
-        unlink "$dir/apache2/mods-enabled/$f";
-        symlink "../mods-available/$f", "$dir/apache2/mods-enabled/$f" or die "symlink: $!";
-    }
-    open my $cfh, '>', "$dir/apache2/conf-enabled/jk-copy.conf" or die $!;
-    print $cfh "JkMountCopy All\n";
-    close $cfh;
-    my $conf = `'$TOOL/jk2nginx' --load-module '$MODULE' '$dir/apache2/apache2.conf' 2>'$dir/err'`;
+    my $apache_conf = ApacheJk::debian_copy($dir);
+    my $conf = `'$TOOL/jk2nginx' --load-module '$MODULE' '$apache_conf' 2>'$dir/err'`;
     is($?, 0, 'jk2nginx on Debian\'s apache2.conf with mod_jk enabled');
     open my $fh, '>', "$dir/nginx.conf" or die $!;
     print $fh $conf;

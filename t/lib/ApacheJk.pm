@@ -105,6 +105,23 @@ sub stop {
 
 sub DESTROY { $_[0]->stop }
 
+# A copy of Debian's /etc/apache2 in $dir with mod_jk enabled (as a2enmod
+# does) and the main server's mounts copied into the virtual hosts (Debian's
+# jk.conf mounts its status workers in the main server); returns the path
+# of the copy's apache2.conf.
+sub debian_copy {
+    my ($dir) = @_;
+    system('cp', '-a', '/etc/apache2', "$dir/apache2") == 0 or die "cp /etc/apache2: $?";
+    for my $f (qw(jk.load jk.conf)) {
+        unlink "$dir/apache2/mods-enabled/$f";
+        symlink "../mods-available/$f", "$dir/apache2/mods-enabled/$f" or die "symlink: $!";
+    }
+    open my $fh, '>', "$dir/apache2/conf-enabled/jk-copy.conf" or die "jk-copy.conf: $!";
+    print $fh "JkMountCopy All\n";
+    close $fh;
+    return "$dir/apache2/apache2.conf";
+}
+
 sub _slurp {
     my ($f) = @_;
     open my $fh, '<', $f or return '';

@@ -78,13 +78,19 @@ sub read_file {
 # Writes nginx.conf: the module, 2 workers (to exercise shared state), every
 # path inside the temp prefix, and `$http` as the body of the http{} block.
 # Options: workers, name (of the file), log_level (of error.log, "info").
+# With new(stock_modules => 1) the module is loaded as Debian's nginx.conf
+# loads installed modules (include modules-enabled/*.conf), and nginx runs
+# with its stock prefix (no -p), where their relative load_module paths
+# point.
 sub write_conf {
     my ($self, $http, %opts) = @_;
     my $d = $self->{dir};
     my $workers = $opts{workers} // $self->{workers};
     my $level = $opts{log_level} // 'info';
+    my $load = $self->{stock_modules} ? 'include /etc/nginx/modules-enabled/*.conf;'
+                                      : "load_module $MODULE;";
     $self->write_file($opts{name} // 'nginx.conf', <<"EOF");
-load_module $MODULE;
+$load
 daemon off;
 master_process on;
 worker_processes $workers;
@@ -108,7 +114,8 @@ sub test_config {
     my ($self, $conf) = @_;
     $conf //= 'nginx.conf';
     my $d = $self->{dir};
-    my $out = `$NGINX -t -p $d/ -c $d/$conf -e $d/logs/test.log 2>&1`;
+    my $prefix = $self->{stock_modules} ? '' : "-p $d/";
+    my $out = `$NGINX -t $prefix -c $d/$conf -e $d/logs/test.log 2>&1`;
     return ($? == 0, $out);
 }
 
@@ -121,7 +128,8 @@ sub run {
     if ($pid == 0) {
         open STDOUT, '>>', "$d/logs/stdout.log";
         open STDERR, '>>', "$d/logs/stderr.log";
-        exec $NGINX, '-p', "$d/", '-c', "$d/nginx.conf", '-e', "$d/logs/error.log";
+        exec $NGINX, ($self->{stock_modules} ? () : ('-p', "$d/")),
+             '-c', "$d/nginx.conf", '-e', "$d/logs/error.log";
         die "exec $NGINX: $!";
     }
     $self->{pid} = $pid;
