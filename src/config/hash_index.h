@@ -15,7 +15,10 @@ namespace sticky {
 class IndexByHash {
  public:
   // Room for `expected` indexes before growing.
-  explicit IndexByHash(size_t expected = 0) {
+  explicit IndexByHash(size_t expected = 0) { Reserve(expected); }
+
+  // Room for `expected` indexes before growing.
+  void Reserve(size_t expected) {
     if (expected > 0) Resize(expected);
   }
 

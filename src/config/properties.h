@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/hash_index.h"
 #include "config/model.h"
 
 namespace sticky {
@@ -73,18 +74,12 @@ class Properties {
 
  private:
   struct Storage;
-  struct Slot {
-    std::uint32_t entry_plus_one = 0;  // 0: empty
-    std::uint32_t hash = 0;
-  };
-
-  void Grow();
 
   std::vector<Property> entries_;
-  // Open addressing over entries_ (linear probing, at most half full): a
-  // lookup hashes the key once and compares one key, and adding a key
-  // allocates nothing but the table's growth.
-  std::vector<Slot> slots_;
+  // entries_ by the hash of their key: a lookup hashes the key once and
+  // compares one key, and adding a key allocates nothing but the table's
+  // growth.
+  IndexByHash index_;
   std::unique_ptr<Storage> storage_;  // on the heap: the views survive moves
 };
 

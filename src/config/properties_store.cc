@@ -1,0 +1,96 @@
+// The Properties container: the entries in order of definition, an index
+// by key, and the bytes their views point into.
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <string>
+
+#include "config/properties.h"
+#include "config/properties_reader.h"
+
+namespace sticky {
+
+using properties_reader::CopyBytes;
+using properties_reader::Hash;
+
+// The bytes the entries' views point into: the text, then what is built
+// from it, in blocks that never move.
+struct Properties::Storage {
+  static constexpr size_t kFirstBlock = 1024;
+  static constexpr size_t kLargestBlock = size_t{1} << 20;
+
+  std::vector<std::unique_ptr<char[]>> blocks;
+  char* next = nullptr;
+  size_t left = 0;
+  size_t block_size = kFirstBlock;
+};
+
+Properties::Properties() : storage_(std::make_unique<Storage>()) {}
+Properties::~Properties() = default;
+Properties::Properties(Properties&& other) noexcept = default;
+Properties& Properties::operator=(Properties&& other) noexcept = default;
+
+const Property* Properties::Find(std::string_view key) const {
+  const std::ptrdiff_t found =
+      index_.Find(Hash(key), [this, key](size_t i) { return entries_[i].key == key; });
+  return found < 0 ? nullptr : &entries_[static_cast<size_t>(found)];
+}
+
+const Property* Properties::Find(std::initializer_list<std::string_view> pieces) const {
+  // Keys are short: the pieces are put together on the stack.
+  std::array<char, 256> buffer;
+  size_t size = 0;
+  for (std::string_view piece : pieces) size += piece.size();
+  if (size > buffer.size()) {
+    std::string key;
+    for (std::string_view piece : pieces) key.append(piece);
+    return Find(key);
+  }
+  char* end = buffer.data();
+  for (std::string_view piece : pieces) end = CopyBytes(end, piece);
+  return Find(std::string_view(buffer.data(), size));
+}
+
+Property* Properties::FindMutable(std::string_view key) {
+  return const_cast<Property*>(Find(key));
+}
+
+void Properties::Reserve(size_t entries) {
+  entries_.reserve(entries);
+  index_.Reserve(entries);
+}
+
+void Properties::Add(const Property& property) {
+  index_.Add(Hash(property.key), entries_.size());
+  entries_.push_back(property);
+}
+
+char* Properties::Allocate(size_t size) {
+  Storage& s = *storage_;
+  if (size <= s.left) {
+    char* bytes = s.next;
+    s.next += size;
+    s.left -= size;
+    return bytes;
+  }
+  // Something as large as half a block gets a block of its own: the rest of
+  // the current one stays usable.
+  if (size > s.block_size / 2) {
+    s.blocks.emplace_back(new char[size]);
+    return s.blocks.back().get();
+  }
+  s.blocks.emplace_back(new char[s.block_size]);
+  s.next = s.blocks.back().get() + size;
+  s.left = s.block_size - size;
+  s.block_size = std::min(s.block_size * 2, Storage::kLargestBlock);
+  return s.blocks.back().get();
+}
+
+std::string_view Properties::Keep(std::string_view text) {
+  if (text.empty()) return {};
+  char* bytes = Allocate(text.size());
+  CopyBytes(bytes, text);
+  return {bytes, text.size()};
+}
+
+}  // namespace sticky
