@@ -217,10 +217,18 @@ ngx_int_t ngx_http_sticky_add_variables(ngx_conf_t *cf);
 /* ngx_http_sticky_timer.c: per-process maintenance */
 ngx_int_t ngx_http_sticky_init_timer(ngx_cycle_t *cycle);
 
-/* ngx_http_sticky_peer.c: worker.X.reply_timeout, socket_connect_timeout and
- * socket_keepalive */
+/* ngx_http_sticky_member_conf.c: worker.X.reply_timeout,
+ * socket_connect_timeout and socket_keepalive; the per-process copies of a
+ * location's upstream settings with them */
 char *ngx_http_sticky_init_member_timeouts(ngx_conf_t *cf,
     ngx_http_sticky_srv_conf_t *scf);
+ngx_http_upstream_conf_t **ngx_http_sticky_member_confs(
+    ngx_http_sticky_srv_conf_t *scf, ngx_http_upstream_conf_t *location,
+    ngx_log_t *log);
+
+/* ngx_http_sticky_peer.c: room for the transitions of one attempt of an
+ * upstream of `members` members (configuration time, in the master) */
+ngx_int_t ngx_http_sticky_size_transitions(ngx_conf_t *cf, ngx_uint_t members);
 
 /* ngx_http_sticky_probe.c: active probes (probe=URI) */
 char *ngx_http_sticky_init_probes(ngx_conf_t *cf,
