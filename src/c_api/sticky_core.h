@@ -17,6 +17,11 @@
  *    "request time" never allocate and never block.
  *  - A configuration is read-only once loaded, so worker processes share the
  *    master's copy after fork() without locking.
+ *
+ * Sections, in order: the workers file (loading, diagnostics, lb workers and
+ * members), balancing (a balancer, the shared zone, a request's decision),
+ * processes, failure and recovery, status and admin, the AJP/1.3 codec.
+ * It stays one header on purpose: the glue's whole view of the core.
  */
 #ifndef STICKY_CORE_H
 #define STICKY_CORE_H
