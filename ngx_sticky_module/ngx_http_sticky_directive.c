@@ -5,7 +5,7 @@
  *         [probe_interval=TIME] [probe_timeout=TIME] [probe_passes=N]
  *         [probe_fails=N] [slow_start=TIME] [cookie_domain=DOMAIN]
  *         [cookie_path=PATH] [cookie_samesite=strict|lax|none]
- *         [cookie_secure=on|off|auto];
+ *         [cookie_secure=on|off|auto] [sessions_window=TIME];
  *
  * Its parameters are one table, read in one place; what the file says is
  * read by _workers.c, which creates the upstream's servers.
@@ -20,6 +20,8 @@ typedef enum {
     NGX_HTTP_STICKY_PARAM_URI,          /* ngx_str_t: "/...", no space */
     NGX_HTTP_STICKY_PARAM_MSEC,         /* uint64_t ms, a time */
     NGX_HTTP_STICKY_PARAM_COUNT,        /* unsigned, min .. 65535 */
+    NGX_HTTP_STICKY_PARAM_MINUTES,      /* unsigned minutes: a time of whole
+                                           minutes, 0 .. 60m */
     NGX_HTTP_STICKY_PARAM_COOKIE        /* sticky_str_t, checked by the core */
 } ngx_http_sticky_param_type_e;
 
@@ -64,6 +66,9 @@ static ngx_http_sticky_param_t  ngx_http_sticky_params[] = {
       NGX_HTTP_STICKY_OFFSET(cookie.samesite), 0, 0, 0 },
     { ngx_string("cookie_secure="), NGX_HTTP_STICKY_PARAM_COOKIE,
       NGX_HTTP_STICKY_OFFSET(cookie.secure), 0, 0, 0 },
+    /* distinct sessions per member are counted over this time; 0: not */
+    { ngx_string("sessions_window="), NGX_HTTP_STICKY_PARAM_MINUTES,
+      NGX_HTTP_STICKY_OFFSET(health.sessions_window), 0, 0, 0 },
     { ngx_null_string, 0, 0, 0, 0, 0 }
 };
 
@@ -214,6 +219,19 @@ ngx_http_sticky_param(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf,
         }
 
         *(unsigned *) field = (unsigned) n;
+        break;
+
+    case NGX_HTTP_STICKY_PARAM_MINUTES:
+        n = ngx_parse_time(&s, 1);
+
+        if (n == NGX_ERROR || n % 60 != 0 || n > 3600) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%V%V is not whole minutes from 0 (off) "
+                               "to 60m", &param->name, &s);
+            return NGX_ERROR;
+        }
+
+        *(unsigned *) field = (unsigned) (n / 60);
         break;
 
     case NGX_HTTP_STICKY_PARAM_COOKIE:

@@ -66,7 +66,8 @@ ngx_http_sticky_add_zone(ngx_conf_t *cf, ngx_http_sticky_srv_conf_t *scf)
     ngx_sprintf(name.data, "sticky_workers:%V", &scf->upstream->host);
 
     block = ngx_align(sticky_zone_bytes(ngx_http_sticky_capacity(scf->nmembers),
-                                        ngx_http_sticky_process_slots(cf->cycle)),
+                                        ngx_http_sticky_process_slots(cf->cycle),
+                                        scf->health.sessions_window),
                       ngx_pagesize);
 
     /*
@@ -172,7 +173,8 @@ ngx_http_sticky_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     scf = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     slots = ngx_http_sticky_process_slots(scf->cycle);
-    bytes = sticky_zone_bytes(scf->nmembers, slots);
+    bytes = sticky_zone_bytes(scf->nmembers, slots,
+                              scf->health.sessions_window);
 
     if (oscf) {
         sh = shpool->data;

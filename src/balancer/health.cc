@@ -329,6 +329,12 @@ std::size_t Maintain(Zone& zone, std::uint64_t now_ms, unsigned maintain_seconds
     list.Change(zone, i, HealthCause::kRecoverTimer, now_ms);
     if (m.recovered_at_ms != 0 && now_ms - m.recovered_at_ms >= zone.slow_start_ms)
       m.recovered_at_ms = 0;  // slow start is over
+    if (m.in_flight > 0) CountInFlight(zone.activity(i), m.in_flight, now_ms);
+  }
+  if (zone.sessions_recorded != MinuteStamp(now_ms)) {
+    zone.sessions_recorded = MinuteStamp(now_ms);
+    for (std::size_t i = 0; i < zone.member_count; ++i)
+      RecordPastSessions(zone.activity(i), zone.session_sketches, now_ms);
   }
   const std::uint64_t interval = std::uint64_t{maintain_seconds} * 1000;
   if (interval > 0 && now_ms >= zone.last_maintenance_ms &&

@@ -15,6 +15,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "activity/activity.h"
+
 namespace sticky {
 
 // mod_jk's runtime states with mod_jk's numbers (jk_lb_worker.h), so status
@@ -90,8 +92,9 @@ enum class StatusVerdict : std::uint8_t {
 };
 StatusVerdict ClassifyStatus(const int* fail_on_status, std::size_t count, int status) noexcept;
 
-// Recovery options from nginx.conf (`sticky_workers FILE probe=URI ...`),
-// not from workers.properties. Times in milliseconds.
+// Options of `sticky_workers FILE probe=URI ...` in nginx.conf that shape
+// the zone (recovery, probes, the sessions window), not from
+// workers.properties. Times in milliseconds.
 struct HealthOptions {
   bool active_probes = false;          // probe=URI: the timer tests recovering members
   std::uint64_t probe_interval_ms = 5000;
@@ -101,6 +104,8 @@ struct HealthOptions {
   // members are not probed.
   std::uint32_t probe_fails = 0;
   std::uint64_t slow_start_ms = 0;     // 0: mod_jk's rule (the load value starts at the maximum)
+  // Sessions are counted over this many minutes (activity.h); 0: not counted.
+  std::uint32_t sessions_window_minutes = kDefaultSessionsWindowMinutes;
 };
 
 }  // namespace sticky

@@ -5,29 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "balancer/hash.h"
+
 namespace sticky {
 namespace {
-
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr std::uint64_t kFnvPrime = 1099511628211ull;
-
-std::uint64_t Fnv1a(std::uint64_t hash, std::string_view bytes) {
-  for (char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= kFnvPrime;
-  }
-  return hash;
-}
-
-// FNV-1a's low bits mix poorly; the finaliser spreads every input bit.
-std::uint64_t Fmix64(std::uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ull;
-  k ^= k >> 33;
-  return k;
-}
 
 std::uint64_t SessionPrefix(std::string_view session_id) {
   return Fnv1a(kFnvOffset, session_id) ^ 0xffu;  // the separator, as one more FNV byte
@@ -337,6 +318,7 @@ Decision Selector::Select(const Zone& zone, const SelectRequest& request) const 
     d.session_id = request.candidates[k].id;
     break;
   }
+  if (d.session_id.empty() && count > 0) d.session_id = request.candidates[0].id;
 
   if (sticky_session_ && count > 0) {
     const SessionCandidate* orphan = nullptr;  // the first session whose member is unusable

@@ -70,7 +70,8 @@ struct Decision {
   bool route_changed = false;  // the request had a route, and stickiness did not honour it
   bool new_session = false;    // no session id considered: counts for Session/Next
   std::string_view route;      // the route read from the request (a view into it); may be empty
-  std::string_view session_id; // the session id that decided, or the first one with a route
+  std::string_view session_id; // the session id that decided, else the first with a route,
+                               // else the first; empty: none
 
   AttemptKind Kind() const noexcept { return AttemptKind{sticky_hit, new_session}; }
 };

@@ -67,9 +67,12 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
                std::uint64_t now_ms, const HealthOptions* options,
                std::size_t processes) noexcept {
   const std::size_t n = balancer.members.size();
+  const HealthOptions defaults;
+  const HealthOptions& o = options != nullptr ? *options : defaults;
+  const std::uint32_t window = std::min(o.sessions_window_minutes, kMaxSessionsWindowMinutes);
   if (memory == nullptr || reinterpret_cast<std::uintptr_t>(memory) % alignof(MemberState) != 0 ||
       n > std::numeric_limits<std::uint32_t>::max() || processes > kMaxProcessSlots ||
-      bytes < ZoneBytes(n, processes))
+      bytes < ZoneBytes(n, processes, window))
     return nullptr;
   for (const Member& m : balancer.members)
     if (m.name.size() > kMaxNameBytes) return nullptr;
@@ -80,10 +83,11 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
   zone->member_count = static_cast<std::uint32_t>(n);
   zone->record_size = sizeof(MemberState);
   zone->process_capacity = static_cast<std::uint32_t>(processes);
+  zone->session_sketches = static_cast<std::uint32_t>(SketchesFor(window));
   zone->method = static_cast<std::uint8_t>(balancer.method);
   zone->recover_time_ms = static_cast<std::uint64_t>(std::max(balancer.recover_time, 1)) * 1000;
   zone->last_maintenance_ms = now_ms;
-  SetRecoveryPolicy(*zone, balancer, options != nullptr ? *options : HealthOptions{});
+  SetRecoveryPolicy(*zone, balancer, o);
   for (std::size_t i = 0; i < n; ++i) {
     const Member& m = balancer.members[i];
     MemberState* r = new (zone->records() + i) MemberState{};
@@ -94,8 +98,8 @@ Zone* InitZone(void* memory, std::size_t bytes, const Balancer& balancer,
     r->health = static_cast<std::uint8_t>(Health::kOkIdle);
     r->busy_limit = m.busy_limit > 0 ? static_cast<std::uint32_t>(m.busy_limit) : 0;
   }
-  std::memset(static_cast<void*>(zone->slots()), 0,
-              ZoneBytes(n, processes) - ZoneBytes(n));
+  std::memset(static_cast<void*>(zone->slots()), 0, ProcessTableBytes(n, processes));
+  for (std::size_t i = 0; i < n; ++i) ClearActivity(zone->activity(i), zone->session_sketches);
   RecomputeMultipliers(*zone);
   return zone;
 }
@@ -108,7 +112,9 @@ const Zone* ValidZone(const void* memory, std::size_t bytes) noexcept {
   if (zone->magic != kZoneMagic || zone->layout_version != kZoneLayoutVersion ||
       zone->record_size != sizeof(MemberState) || zone->process_capacity > kMaxProcessSlots ||
       zone->member_count > (bytes - sizeof(Zone)) / sizeof(MemberState) ||
-      bytes < ZoneBytes(zone->member_count, zone->process_capacity))
+      zone->session_sketches > SketchesFor(kMaxSessionsWindowMinutes) ||
+      bytes < ZoneBytes(zone->member_count, zone->process_capacity,
+                        zone->SessionsWindowMinutes()))
     return nullptr;
   return zone;
 }
@@ -128,7 +134,8 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
   }
   // The new zone may be written over the old one: work from a copy then.
   std::vector<std::uint64_t> copy;
-  const std::size_t old_size = ZoneBytes(old->member_count, old->process_capacity);
+  const std::size_t old_size =
+      ZoneBytes(old->member_count, old->process_capacity, old->SessionsWindowMinutes());
   if (Overlaps(memory, bytes, old, old_size)) {
     copy.resize((old_size + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
     std::memcpy(copy.data(), old, old_size);
@@ -139,6 +146,7 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
   if (zone == nullptr) return nullptr;
   zone->last_maintenance_ms = old->last_maintenance_ms;  // keep the decay cadence
   zone->rotation = old->rotation;
+  zone->sessions_recorded = old->sessions_recorded;
   const bool method_changed = old->method != zone->method;
 
   std::vector<bool> matched(old->member_count, false);
@@ -172,6 +180,12 @@ Zone* ReconcileZone(void* memory, std::size_t bytes, const Balancer& balancer,
     // Load values of another method mean nothing; Busyness is in_flight × mult.
     if (method_changed || zone->GetMethod() == Method::kBusyness) kept.lb_value = 0;
     fresh = kept;
+    // History always; the sketches when they are of the same window.
+    const std::size_t sketches = old->session_sketches == zone->session_sketches
+                                     ? zone->session_sketches
+                                     : 0;
+    std::memcpy(static_cast<void*>(&zone->activity(i)), &old->activity(j),
+                ActivityBytes(sketches));
   }
   s.removed = static_cast<std::size_t>(std::count(matched.begin(), matched.end(), false));
   RecomputeMultipliers(*zone);
@@ -212,6 +226,9 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
                      zone.held(process)[index] < std::numeric_limits<std::uint32_t>::max();
   if (owned) ++zone.held(process)[index];
   ++m.in_flight;
+  CountStart(zone.activity(index), zone.session_sketches,
+             StartedAttempt{kind.sticky_hit, kind.new_session, kind.session_hash, m.in_flight},
+             now_ms);
   if (kind.sticky_hit) ++m.sticky_hits;
   // status page: the drain view's activity
   m.last_request_ms = now_ms;
@@ -293,7 +310,10 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
     case Outcome::kNeutral:
       break;
   }
-  if (outcome != Outcome::kSuccess && outcome != Outcome::kNeutral) ++m.errors;
+  if (outcome != Outcome::kSuccess && outcome != Outcome::kNeutral) {
+    ++m.errors;
+    CountError(zone.activity(index), now_ms);
+  }
   // The common case: a success on an OK member below its busy_limit only
   // forgets a local error (what ChangeHealth() would do, without a change
   // of health, and the kNotBusy step below would change nothing either).

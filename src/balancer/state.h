@@ -5,8 +5,10 @@
 // versioned layout: a Zone header, one MemberState record per member in the
 // Balancer's member order (record i is member i), then the process table of
 // processes.h (one ProcessSlot per process that may use the zone, and per
-// slot the attempts it holds on each member). Records carry the worker name
-// so that a reload can match them by name.
+// slot the attempts it holds on each member), then one MemberActivity
+// record per member (activity.h: minute by minute history and session
+// sketches). Records carry the worker name so that a reload can match them
+// by name.
 //
 // Locking is the caller's business: the glue holds the zone lock around every
 // call that takes a `Zone&` (and around Select(), which reads it). Time is
@@ -27,6 +29,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "activity/activity.h"
 #include "balancer/health.h"
 #include "config/model.h"
 
@@ -92,7 +95,7 @@ enum class ProbeKind : std::uint8_t {
 
 inline constexpr std::uint32_t kZoneMagic = 0x4b4a5453;  // "STJK" in little-endian memory
 // Bump on any change to Zone or MemberState: a reload then starts fresh.
-inline constexpr std::uint32_t kZoneLayoutVersion = 3;
+inline constexpr std::uint32_t kZoneLayoutVersion = 4;
 
 // A process that uses the zone (processes.h): the attempts it starts are
 // counted in its slot too, so that what it held can be returned if it dies.
@@ -127,8 +130,10 @@ struct Zone {
   std::uint8_t active_probes;      // probe=URI: ERR/REC is tested by probes, not by users
   std::uint8_t reserved1[3];
   std::uint32_t process_capacity;  // ProcessSlot records after the members
-  std::uint32_t reserved2;
+  std::uint32_t session_sketches;  // per member: SketchesFor(the sessions window); 0: off
   std::uint64_t processes_checked_ms;  // the latest liveness check of the slots
+  std::uint32_t sessions_recorded;  // the minute stamp RecordPastSessions() last ran in
+  std::uint32_t reserved2;
 
   MemberState* records() noexcept;
   const MemberState* records() const noexcept;
@@ -141,13 +146,25 @@ struct Zone {
   // Attempts process slot `slot` holds, one count per member.
   std::uint32_t* held(std::size_t slot) noexcept;
   const std::uint32_t* held(std::size_t slot) const noexcept;
+  // Member i's minute by minute activity.
+  MemberActivity& activity(std::size_t i) noexcept;
+  const MemberActivity& activity(std::size_t i) const noexcept;
+  std::uint32_t SessionsWindowMinutes() const noexcept {
+    return session_sketches == 0 ? 0 : session_sketches - 1;
+  }
 };
 
 static_assert(std::is_standard_layout_v<MemberState> && std::is_trivially_copyable_v<MemberState>);
 static_assert(std::is_standard_layout_v<Zone> && std::is_trivially_copyable_v<Zone>);
 static_assert(sizeof(MemberState) == 288 && sizeof(MemberState) % 8 == 0);
 static_assert(std::is_standard_layout_v<ProcessSlot> && sizeof(ProcessSlot) == 16);
-static_assert(sizeof(Zone) == 112 && sizeof(Zone) % alignof(MemberState) == 0);
+static_assert(sizeof(Zone) == 120 && sizeof(Zone) % alignof(MemberState) == 0);
+
+// Bytes of the process table: the slots and, per slot, a count per member.
+constexpr std::size_t ProcessTableBytes(std::size_t members, std::size_t processes) {
+  return processes * sizeof(ProcessSlot) +
+         (processes * members * sizeof(std::uint32_t) + 7) / 8 * 8;
+}
 
 inline MemberState* Zone::records() noexcept {
   return reinterpret_cast<MemberState*>(reinterpret_cast<unsigned char*>(this) + sizeof(Zone));
@@ -169,16 +186,27 @@ inline std::uint32_t* Zone::held(std::size_t slot) noexcept {
 inline const std::uint32_t* Zone::held(std::size_t slot) const noexcept {
   return reinterpret_cast<const std::uint32_t*>(slots() + process_capacity) + slot * member_count;
 }
+inline MemberActivity& Zone::activity(std::size_t i) noexcept {
+  unsigned char* first = reinterpret_cast<unsigned char*>(records() + member_count) +
+                         ProcessTableBytes(member_count, process_capacity);
+  return *reinterpret_cast<MemberActivity*>(first + i * ActivityBytes(session_sketches));
+}
+inline const MemberActivity& Zone::activity(std::size_t i) const noexcept {
+  return const_cast<Zone*>(this)->activity(i);
+}
 
-// Bytes a zone for `members` members and `processes` process slots needs.
-constexpr std::size_t ZoneBytes(std::size_t members, std::size_t processes = 0) {
-  return sizeof(Zone) + members * sizeof(MemberState) + processes * sizeof(ProcessSlot) +
-         (processes * members * sizeof(std::uint32_t) + 7) / 8 * 8;
+// Bytes a zone for `members` members, `processes` process slots and a
+// sessions window of `window_minutes` (0: sessions not counted) needs.
+constexpr std::size_t ZoneBytes(std::size_t members, std::size_t processes = 0,
+                                std::uint32_t window_minutes = kDefaultSessionsWindowMinutes) {
+  return sizeof(Zone) + members * sizeof(MemberState) + ProcessTableBytes(members, processes) +
+         members * ActivityBytes(SketchesFor(window_minutes));
 }
 
 // A fresh zone for `balancer` in `memory` (8-byte aligned, at least
-// ZoneBytes(members, processes) long): every member OK/IDLE with zero load
-// and counters, every process slot free. Returns nullptr when the memory is
+// ZoneBytes(members, processes, options->sessions_window_minutes) long):
+// every member OK/IDLE with zero load, counters and activity, every process
+// slot free. Returns nullptr when the memory is
 // too small or misaligned, a member name is longer than kMaxNameBytes or
 // `processes` passes kMaxProcessSlots. `options` (nullptr: the defaults) are
 // the recovery options of nginx.conf.
@@ -199,8 +227,9 @@ struct ReconcileStats {
 // After a reload: builds the zone for `balancer` in `memory` from the zone
 // of the previous configuration at `old_memory` (may be nullptr, may be the
 // same memory or overlap it). Records are matched by name: a kept member
-// keeps health, error times, load and counters; a new one starts fresh; a
-// removed one is dropped. An attribute the file changed (activation,
+// keeps health, error times, load, counters and history (and its session
+// sketches while the sessions window is unchanged); a new one starts fresh;
+// a removed one is dropped. An attribute the file changed (activation,
 // lbfactor) takes the file's value; otherwise a runtime edit is kept.
 // In-flight counts start at 0 and the process table empty, because requests
 // still running in old worker processes end against the old records; for
@@ -265,6 +294,7 @@ bool ChangeHealth(Zone& zone, std::size_t index, HealthCause cause, std::uint64_
 struct AttemptKind {
   bool sticky_hit = false;   // went to its session's own member
   bool new_session = false;  // the request carried no session id
+  std::uint64_t session_hash = 0;  // SessionHash() of its session id; 0: none
 };
 
 // No process slot: the attempt is counted in the totals only.
@@ -291,7 +321,10 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
 // The periodic tick (any process may call it; cheap when nothing is due).
 // Every call: probe claims past their deadline are dropped (ERR/PRB ->
 // ERR/REC), local errors older than error_escalation_time become ERR, ERR
-// members whose recover time is over become ERR/REC.
+// members whose recover time is over become ERR/REC, and each member's
+// requests in flight count in its minute's peak.
+// Once per minute: the minutes that ended get their sessions counted from
+// their sketches (RecordPastSessions() in activity.h).
 // Once per `maintain_seconds` for all processes together (timestamp in the
 // header; 0 turns this part off): load decay — lb_value >>= elapsed
 // intervals (Request, Session, Traffic), minus the lowest usable value

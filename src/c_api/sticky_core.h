@@ -190,9 +190,10 @@ int sticky_balancer_session_cookie(const sticky_balancer_t *b,
 sticky_str_t sticky_balancer_session_path(const sticky_balancer_t *b)
     STICKY_NOEXCEPT;
 
-/* Bytes of zone state for `members` members and `processes` process slots
- * (8-byte aligned memory). */
-size_t sticky_zone_bytes(size_t members, size_t processes) STICKY_NOEXCEPT;
+/* Bytes of zone state for `members` members, `processes` process slots and
+ * a sessions window of `window_minutes` (8-byte aligned memory). */
+size_t sticky_zone_bytes(size_t members, size_t processes,
+    unsigned window_minutes) STICKY_NOEXCEPT;
 
 /* Counts of what a reload did to the zone's records. */
 typedef struct {
@@ -246,6 +247,8 @@ typedef struct {
     int           route_changed;    /* had a route, and did not go there */
     int           new_session;      /* carried no session id */
     sticky_str_t  route;            /* route read from the request, or empty */
+    sticky_str_t  session;          /* the session id counted for the member
+                                       (points into the request), or empty */
     const char   *reason;           /* static text, for debug logs */
 } sticky_decision_t;
 
@@ -365,9 +368,12 @@ typedef struct {
     unsigned  passes;           /* probe_passes, >= 1 */
     unsigned  fails;            /* probe_fails; 0: healthy members not probed */
     uint64_t  slow_start_ms;    /* slow_start; 0: mod_jk's rule */
+    unsigned  sessions_window;  /* sessions_window in minutes, 0..60; 0: sessions
+                                   not counted */
 } sticky_health_options_t;
 
-/* The defaults (probes off, interval 5 s, timeout 5 s, passes 1, fails 0). */
+/* The defaults (probes off, interval 5 s, timeout 5 s, passes 1, fails 0,
+ * sessions window 30 minutes). */
 void sticky_health_options_init(sticky_health_options_t *o) STICKY_NOEXCEPT;
 
 /* Configuration time, before the zone is built. */

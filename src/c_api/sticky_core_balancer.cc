@@ -11,6 +11,7 @@
 
 #include "config/cookie.h"
 #include "config/model.h"
+#include "activity/sketch.h"
 #include "balancer/probe.h"
 #include "balancer/processes.h"
 #include "balancer/select.h"
@@ -226,8 +227,10 @@ STICKY_API int sticky_balancer_session_cookie(const sticky_balancer_t* b, sticky
   return 1;
 }
 
-STICKY_API size_t sticky_zone_bytes(size_t members, size_t processes) noexcept {
-  return sticky::ZoneBytes(members, processes);
+STICKY_API size_t sticky_zone_bytes(size_t members, size_t processes,
+                                    unsigned window_minutes) noexcept {
+  return sticky::ZoneBytes(members, processes,
+                           std::min(window_minutes, sticky::kMaxSessionsWindowMinutes));
 }
 
 STICKY_API int sticky_zone_build(const sticky_balancer_t* b, void* memory, size_t bytes,
@@ -302,6 +305,7 @@ STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
   out->route_changed = d.route_changed;
   out->new_session = d.new_session;
   out->route = Str(d.route);
+  out->session = Str(d.session_id);
   out->reason = sticky::ReasonName(d.reason);
 }
 
@@ -352,7 +356,8 @@ STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
   if (decision->verdict != STICKY_PICK_MEMBER || decision->member < 0 ||
       static_cast<std::size_t>(decision->member) >= b->selector.member_count())
     return 0;
-  sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0};
+  sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0,
+                           sticky::SessionHash(View(decision->session))};
   sticky::Transition transition;
   if (!sticky::ReportStart(ZoneAt(zone), decision->member, kind, now_ms, &transition,
                            Slot(process)))
@@ -410,6 +415,7 @@ STICKY_API void sticky_health_options_init(sticky_health_options_t* o) noexcept 
   o->passes = d.probe_passes;
   o->fails = d.probe_fails;
   o->slow_start_ms = d.slow_start_ms;
+  o->sessions_window = d.sessions_window_minutes;
 }
 
 STICKY_API void sticky_balancer_set_health(sticky_balancer_t* b,
@@ -420,6 +426,7 @@ STICKY_API void sticky_balancer_set_health(sticky_balancer_t* b,
   b->health.probe_passes = std::max(o->passes, 1u);
   b->health.probe_fails = o->fails;
   b->health.slow_start_ms = o->slow_start_ms;
+  b->health.sessions_window_minutes = std::min(o->sessions_window, sticky::kMaxSessionsWindowMinutes);
 }
 
 STICKY_API uint64_t sticky_balancer_tick_ms(const sticky_balancer_t* b) noexcept {

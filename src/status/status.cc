@@ -92,7 +92,39 @@ void EndObject(std::string* out, char close) {
 
 std::uint64_t NonNegative(int v) { return v < 0 ? 0 : static_cast<std::uint64_t>(v); }
 
-void JsonWorker(std::string* out, const WorkerRow& w) {
+// The member's minutes, oldest first, as one array per count; the last
+// entry is the current minute, which began at `current_minute`.
+void JsonHistory(std::string* out, const WorkerRow& w, const StatusView& view) {
+  Field(out, "history");
+  out->push_back('{');
+  Number(out, "minutes", kHistoryMinutes);
+  Text(out, "current_minute",
+       IsoTime(view.wall_ms - static_cast<std::int64_t>(view.now_ms % kMinuteMs)));
+  const auto series = [&](std::string_view key, std::uint32_t MinuteCounts::*count, bool known) {
+    Field(out, key);
+    if (!known) {
+      out->append("null,");
+      return;
+    }
+    out->push_back('[');
+    for (const MinuteCounts& c : w.history) {
+      out->append(std::to_string(c.*count));
+      out->push_back(',');
+    }
+    EndObject(out, ']');
+    out->push_back(',');
+  };
+  series("requests", &MinuteCounts::requests, true);
+  series("sticky_hits", &MinuteCounts::sticky_hits, true);
+  series("new_sessions", &MinuteCounts::new_sessions, true);
+  series("errors", &MinuteCounts::errors, true);
+  series("sessions", &MinuteCounts::sessions, w.sessions_window_minutes > 0);
+  series("in_flight_peak", &MinuteCounts::in_flight_peak, true);
+  EndObject(out, '}');
+  out->push_back(',');
+}
+
+void JsonWorker(std::string* out, const WorkerRow& w, const StatusView& view) {
   const MemberState& s = *w.state;
   out->push_back('{');
   Text(out, "name", w.name);
@@ -132,6 +164,11 @@ void JsonWorker(std::string* out, const WorkerRow& w) {
   SignedOrNull(out, "last_error_ago_ms", w.last_error_ago_ms);
   SignedOrNull(out, "recover_in_ms", w.recover_in_ms);
   Bool(out, "idle", w.idle);
+  if (w.sessions_window_minutes > 0) Number(out, "sessions", w.sessions);
+  else SignedOrNull(out, "sessions", -1);
+  Number(out, "sessions_window_s", std::uint64_t{w.sessions_window_minutes} * 60);
+  Bool(out, "drain_done", w.drain_done);
+  JsonHistory(out, w, view);
   Text(out, "rating", w.rating > 0 ? "good" : w.rating < 0 ? "bad" : "degraded");
   EndObject(out, '}');
 }
@@ -197,6 +234,12 @@ std::vector<WorkerRow> WorkerRows(const UpstreamView& upstream, const StatusView
           static_cast<std::int64_t>(s.recover_at_ms > now ? s.recover_at_ms - now : 0);
     w.probe = ProbeText(s, w.health);
     w.idle = s.in_flight == 0 && w.sticky_last_minute == 0;
+    const MemberActivity& activity = zone->activity(i);
+    w.sessions_window_minutes = zone->SessionsWindowMinutes();
+    w.sessions = SessionsInWindow(activity, zone->session_sketches, now);
+    const bool quiet = w.sessions_window_minutes > 0 ? s.in_flight == 0 && w.sessions == 0 : w.idle;
+    w.drain_done = w.activation != Activation::kActive && quiet;
+    ReadHistory(activity, zone->session_sketches, now, w.history);
     // mod_jk's default rating (status worker "good"/"bad" lists).
     const bool error = w.health == Health::kError;
     if (w.activation == Activation::kStopped || error) w.rating = -1;
@@ -336,7 +379,7 @@ std::string RenderJson(const StatusView& view) {
     Field(&out, "workers");
     out.push_back('[');
     for (const WorkerRow& w : WorkerRows(u, view)) {
-      JsonWorker(&out, w);
+      JsonWorker(&out, w, view);
       out.push_back(',');
     }
     EndObject(&out, ']');

@@ -60,6 +60,13 @@ struct WorkerRow {
   std::string probe;                      // who tests it now, or how its probes went; "" if never
   bool idle = false;                      // nothing in flight, no sticky hit for a minute
   int rating = 0;                         // mod_jk's good (1) / degraded (0) / bad (-1)
+  std::uint32_t sessions_window_minutes = 0;  // 0: sessions are not counted
+  std::uint64_t sessions = 0;             // distinct sessions in the window (estimated)
+  // Drained or stopped, no session in the window, nothing in flight: the
+  // member can be taken down without losing a session (without a sessions
+  // window: `idle` instead).
+  bool drain_done = false;
+  MinuteCounts history[kHistoryMinutes];  // oldest first; the last is the current minute
 };
 
 // The rows of one upstream, in member order; empty if the zone does not

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "status/status.h"
+#include "status/status_chart.h"
 #include "status/status_html_assets.h"
 #include "config/values.h"
 
@@ -38,6 +39,7 @@ class Html {
     if (!cls.empty()) Raw(" class=\"").Raw(cls).Raw("\"");
     return Raw(">");
   }
+  std::string* out() { return out_; }
 
  private:
   std::string* out_;
@@ -102,13 +104,17 @@ void Row(Html& h, const StatusView& view, const UpstreamView& u, const WorkerRow
   h.Raw("\">");
   h.Raw(NamesOf(w.activation).letter).Raw(" ").Raw(NamesOf(w.activation).word).Raw("</span>");
   if (w.activation != Activation::kActive)
-    h.Raw(w.idle ? " <span class=\"badge idle\">idle</span>"
-                 : " <span class=\"badge busy\">sessions left</span>");
+    h.Raw(w.drain_done ? " <span class=\"badge idle\">done</span>"
+                       : " <span class=\"badge busy\">sessions left</span>");
   h.Raw("</td>");
   h.Td("state").Raw("<span class=\"badge s-").Raw(StateClass(w.health)).Raw("\">");
   h.Raw(HealthName(w.health)).Raw("</span></td>");
   h.Td("in flight", "n").Num(s.in_flight).Raw("</td>");
   h.Td("sticky / min", "n").Num(w.sticky_last_minute).Raw("</td>");
+  h.Td("sessions", "n");
+  if (w.sessions_window_minutes > 0) h.Num(w.sessions);
+  else h.Raw("&ndash;");
+  h.Raw("</td>");
   h.Td("requests", "n").Num(s.requests).Raw("</td>");
   h.Td("sticky hits", "n").Num(s.sticky_hits).Raw("</td>");
   h.Td("new sessions", "n").Num(s.new_sessions).Raw("</td>");
@@ -153,13 +159,16 @@ void Upstream(Html& h, const StatusView& view, const UpstreamView& u) {
         "<th class=\"n\">dist.</th><th class=\"n\">lbfactor</th><th>activation</th><th>state</th>"
         "<th class=\"n\">in flight</th>"
         "<th class=\"n\" title=\"sticky requests in the last minute\">sticky / min</th>"
+        "<th class=\"n\" title=\"distinct sessions in the sessions window\">sessions</th>"
         "<th class=\"n\">requests</th><th class=\"n\">sticky hits</th>"
         "<th class=\"n\">new sessions</th><th class=\"n\">errors</th><th>last error</th>"
         "<th>probe</th><th class=\"n\">recover in</th>");
   if (view.read_write) h.Raw("<th>actions</th>");
   h.Raw("</tr></thead>\n<tbody>\n");
   for (const WorkerRow& w : rows) Row(h, view, u, w);
-  h.Raw("</tbody></table></div>\n</section>\n");
+  h.Raw("</tbody></table></div>\n<div class=\"charts\">");
+  for (const WorkerRow& w : rows) AppendMinuteChart(h.out(), w);
+  h.Raw("</div>\n</section>\n");
 }
 
 // The clock in the header.
@@ -200,8 +209,10 @@ std::string RenderHtml(const StatusView& view) {
   h.Raw(view.read_write ? " &middot; read-write" : " &middot; read-only");
   h.Raw("</span><output id=\"msg\" role=\"status\" aria-live=\"polite\"></output></header>\n");
   Main(h, view);
-  h.Raw("<footer>Drained (D) workers keep their sessions; when <i>in flight</i> and "
-        "<i>sticky / min</i> are 0 the worker is idle and can be stopped. Formats: "
+  h.Raw("<footer>Drained (D) workers keep their sessions, and are <i>done</i> once no session "
+        "reached them within the sessions window and nothing is in flight: then they can be "
+        "stopped without losing a session. Charts: the last 60 minutes, one point a minute. "
+        "Formats: "
         "<a href=\"?format=json\">json</a> &middot; <a href=\"?format=prometheus\">prometheus"
         "</a> &middot; <a href=\"?format=properties\">properties</a></footer>\n<script");
   if (!view.nonce.empty()) h.Raw(" nonce=\"").Text(view.nonce).Raw("\"");

@@ -55,6 +55,21 @@ button:disabled{opacity:.4;cursor:default}
 .lbf{display:inline-block;white-space:nowrap}
 .lbf input{width:5.5em;font:inherit;font-size:12px;padding:2px 4px;margin-left:6px;
 border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:10px;margin:10px 0}
+.chart{margin:0;padding:6px 8px;border:1px solid var(--line);border-radius:8px}
+.chart figcaption{font-size:12px;color:var(--mut);display:flex;flex-wrap:wrap;gap:2px 10px}
+.chart figcaption b{color:var(--fg)}
+.chart svg{display:block;width:100%;height:64px;margin-top:4px}
+.chart .area{fill:color-mix(in srgb,var(--acc) 22%,transparent);stroke:none}
+.chart .line{fill:none;stroke-width:1.5;vector-effect:non-scaling-stroke}
+.chart .line.sessions{stroke:var(--acc);stroke-width:2}
+.chart .line.requests{stroke:var(--mut);stroke-dasharray:3 2}
+.chart .errors rect{fill:var(--bad)}
+.k::before{content:"";display:inline-block;width:10px;height:3px;margin-right:4px;vertical-align:middle}
+.k.sessions::before{background:var(--acc)}
+.k.requests::before{background:var(--mut)}
+.k.errors::before{background:var(--bad);height:6px;width:4px}
+.axis{display:flex;justify-content:space-between;font-size:11px;color:var(--mut)}
 @media (max-width:600px){
 table,thead,tbody,tr,td{display:block}
 thead{display:none}

@@ -129,6 +129,14 @@ std::string RenderPrometheus(const StatusView& view) {
   w.Family("sticky_worker_sticky_last_minute", "gauge",
            "Sticky requests in the last minute: 0 with 0 in flight means a drained worker is idle.",
            [](const WorkerRow& r) { return U(r.sticky_last_minute); });
+  w.Family("sticky_worker_sessions", "gauge",
+           "Distinct sessions sent to the worker in the sessions window (estimated, within a few "
+           "percent); 0 exactly when none was.",
+           [](const WorkerRow& r) { return U(r.sessions); });
+  w.Family("sticky_worker_drain_done", "gauge",
+           "1 when the worker is drained or stopped, no session reached it in the sessions window "
+           "and nothing is in flight: it can be taken down.",
+           [](const WorkerRow& r) { return U(r.drain_done ? 1 : 0); });
   w.Family("sticky_worker_lbfactor", "gauge", "Load balancing factor in force.",
            [](const WorkerRow& r) { return U(r.state->lbfactor); });
   w.Family("sticky_worker_lb_value", "gauge",

@@ -138,6 +138,10 @@ std::string RenderProperties(const StatusView& view) {
       p.Put(w.name, "sticky_hits", s.sticky_hits);
       p.Put(w.name, "sticky_last_minute", w.sticky_last_minute);
       p.Put(w.name, "idle", Bool(w.idle));
+      // mod_jk's "sessions" is the count of new sessions, above.
+      p.Put(w.name, "sessions_in_window", w.sessions);
+      p.Put(w.name, "sessions_window", std::uint64_t{w.sessions_window_minutes} * 60);
+      p.Put(w.name, "drain_done", Bool(w.drain_done));
     }
   }
   return out;

@@ -218,7 +218,7 @@ class AdminBoundaryTest : public ::testing::Test {
     const sticky_lb_t* lb;
     ASSERT_EQ(0, sticky_config_lb(cfg_, "", 0, &lb, &err)) << err.message;
     ASSERT_EQ(0, sticky_balancer_create(cfg_, lb, &b_, &err)) << err.message;
-    bytes_ = sticky_zone_bytes(2, 0);
+    bytes_ = sticky_zone_bytes(2, 0, 30);
     memory_.assign(bytes_ / 8 + 1, 0);
     sticky_zone_stats_t stats;
     ASSERT_EQ(0, sticky_zone_build(b_, memory_.data(), bytes_, 0, nullptr, 0, kStart, &stats, &err))

@@ -28,7 +28,7 @@ class BoundarySessionsTest : public ::testing::Test {
     const sticky_lb_t* lb;
     ASSERT_EQ(0, sticky_config_lb(cfg_, "", 0, &lb, &err)) << err.message;
     ASSERT_EQ(0, sticky_balancer_create(cfg_, lb, &b_, &err)) << err.message;
-    const std::size_t bytes = sticky_zone_bytes(3, 0);
+    const std::size_t bytes = sticky_zone_bytes(3, 0, 30);
     memory_.assign(bytes / 8 + 1, 0);
     sticky_zone_stats_t stats;
     ASSERT_EQ(0, sticky_zone_build(b_, memory_.data(), bytes, 0, nullptr, 0, kNow, &stats, &err))

@@ -56,10 +56,11 @@ class StateTest : public ::testing::Test {
 };
 
 TEST_F(StateTest, LayoutIsFixed) {
-  EXPECT_EQ(112u, sizeof(Zone));
+  EXPECT_EQ(120u, sizeof(Zone));
   EXPECT_EQ(288u, sizeof(MemberState));
-  EXPECT_EQ(112u + 3 * 288u, ZoneBytes(3));
-  EXPECT_EQ(112u + 3 * 288u + 2 * 16u + 24u, ZoneBytes(3, 2));
+  EXPECT_EQ(120u + 3 * 288u, ZoneBytes(3, 0, 0) - 3 * sizeof(MemberActivity));
+  EXPECT_EQ(120u + 3 * 288u + 2 * 16u + 24u, ZoneBytes(3, 2, 0) - 3 * sizeof(MemberActivity));
+  EXPECT_EQ(ZoneBytes(3, 2, 0) + 3 * 31 * sizeof(SessionSketch), ZoneBytes(3, 2));
 }
 
 TEST_F(StateTest, InitStartsFresh) {

@@ -147,7 +147,9 @@ class StatusTest : public ::testing::Test {
   MemberState& State(const std::string& name) { return zone_->record(FindRecord(*zone_, name)); }
   void Request(const std::string& name, bool sticky, Outcome outcome = Outcome::kSuccess) {
     const auto i = static_cast<std::size_t>(FindRecord(*zone_, name));
-    ReportStart(*zone_, i, AttemptKind{sticky, !sticky}, now_);
+    // A sticky request carries its session's id; a new one has none yet.
+    const std::uint64_t session = sticky ? SessionHash("S" + std::to_string(++sessions_)) : 0;
+    ReportStart(*zone_, i, AttemptKind{sticky, !sticky, session}, now_);
     ReportEnd(*zone_, i, outcome, 100, 200, now_);
   }
   std::vector<WorkerRow> Rows() {
@@ -161,6 +163,7 @@ class StatusTest : public ::testing::Test {
   Zone* zone_ = nullptr;
   std::uint64_t now_ = kStart;
   StatusView view_;
+  int sessions_ = 0;
 };
 
 // --- the minute window -----------------------------------------------------------------
@@ -485,9 +488,36 @@ TEST_F(StatusFormatTest, HtmlDrainView) {
   const auto i = static_cast<std::size_t>(FindRecord(*zone_, "tomcat1"));
   zone_->record(i).activation = static_cast<std::uint8_t>(Activation::kDisabled);
   EXPECT_NE(std::string::npos, RenderHtml(view_).find("D drained</span> <span class=\"badge busy\">"));
-  now_ += 61'000;  // the sticky hit left the window
+  now_ += 61'000;  // the sticky hit left the minute of `idle`, not the sessions window
   view_.now_ms = now_;
-  EXPECT_NE(std::string::npos, RenderHtml(view_).find("D drained</span> <span class=\"badge idle\">idle"));
+  EXPECT_NE(std::string::npos, RenderHtml(view_).find("D drained</span> <span class=\"badge busy\">"));
+  now_ += 30 * 60'000;  // and now the sessions window too
+  view_.now_ms = now_;
+  EXPECT_NE(std::string::npos, RenderHtml(view_).find("D drained</span> <span class=\"badge idle\">done"));
+}
+
+TEST_F(StatusFormatTest, HtmlChartsDrawTheHistoryOfTheJson) {
+  const std::string html = RenderHtml(view_);
+  const std::string json = RenderJson(view_);
+  // tomcat1's requests: 2 in the current minute, the last of 60 points.
+  std::string zeros;
+  for (int i = 0; i < 59; ++i) zeros += "0 ";
+  std::string json_zeros;
+  for (int i = 0; i < 59; ++i) json_zeros += "0,";
+  EXPECT_NE(std::string::npos, json.find("\"history\":{\"minutes\":60,\"current_minute\":\"2023-11-14T22:12:40.000Z\""))
+      << json;
+  EXPECT_NE(std::string::npos, json.find("\"requests\":[" + json_zeros + "2]")) << json;
+  const std::size_t chart = html.find("<figure class=\"chart\" data-worker=\"tomcat1\">");
+  ASSERT_NE(std::string::npos, chart);
+  const std::size_t requests = html.find("data-series=\"requests\" data-max=\"2\" data-values=\"" + zeros + "2\"", chart);
+  EXPECT_NE(std::string::npos, requests) << html.substr(chart, 3000);
+  // The last point of the line is at the right edge and at the top (the maximum).
+  EXPECT_NE(std::string::npos, html.find("300.0,3.0\"/>", requests));
+  EXPECT_NE(std::string::npos, html.find("data-series=\"sessions\" data-max=\"1\"", chart));
+  // The evil name is escaped in the chart too, and its error is marked.
+  const std::size_t evil = html.find("<figure class=\"chart\" data-worker=\"w&lt;x&gt;&quot;y&#39;&amp;z\">");
+  ASSERT_NE(std::string::npos, evil);
+  EXPECT_NE(std::string::npos, html.find("<g class=\"errors\" data-series=\"errors\" data-values=\"" + zeros + "1\"><rect", evil));
 }
 
 }  // namespace

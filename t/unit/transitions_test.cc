@@ -33,7 +33,7 @@ class TransitionsTest : public ::testing::Test {
     ASSERT_EQ(0, sticky_config_lb(cfg_, "", 0, &lb, &err)) << err.message;
     ASSERT_EQ(0, sticky_balancer_create(cfg_, lb, &b_, &err)) << err.message;
     ASSERT_EQ(members, sticky_balancer_members(b_));
-    const std::size_t bytes = sticky_zone_bytes(members, 0);
+    const std::size_t bytes = sticky_zone_bytes(members, 0, 30);
     memory_.assign(bytes / 8 + 1, 0);
     sticky_zone_stats_t stats;
     ASSERT_EQ(0, sticky_zone_build(b_, memory_.data(), bytes, 0, nullptr, 0, kStart, &stats, &err))
