@@ -204,8 +204,10 @@ void ngx_http_sticky_log_transition(ngx_log_t *log,
 /* ngx_http_sticky_peer.c: the balancer callbacks */
 ngx_int_t ngx_http_sticky_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
-void ngx_http_sticky_find_sessions(ngx_http_sticky_peer_data_t *sp,
-    sticky_sessions_t *sessions);
+void ngx_http_sticky_find_sessions(ngx_http_request_t *r,
+    ngx_http_sticky_srv_conf_t *scf, sticky_sessions_t *sessions);
+ngx_int_t ngx_http_sticky_preview_member(ngx_http_request_t *r,
+    ngx_http_sticky_srv_conf_t *scf);
 
 /* ngx_http_sticky_cookie.c: mod_jk's set_session_cookie */
 ngx_int_t ngx_http_sticky_set_session_cookie(ngx_http_request_t *r,

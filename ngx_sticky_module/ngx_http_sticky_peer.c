@@ -145,19 +145,17 @@ ngx_http_sticky_map_peers(ngx_http_sticky_srv_conf_t *scf,
  * into one).
  */
 void
-ngx_http_sticky_find_sessions(ngx_http_sticky_peer_data_t *sp,
-    sticky_sessions_t *sessions)
+ngx_http_sticky_find_sessions(ngx_http_request_t *r,
+    ngx_http_sticky_srv_conf_t *scf, sticky_sessions_t *sessions)
 {
     size_t               n;
     sticky_str_t         cookies[32];
     ngx_table_elt_t     *h;
-    ngx_http_request_t  *r;
 #if (nginx_version < 1023000)
     ngx_uint_t           i;
     ngx_table_elt_t    **hp;
 #endif
 
-    r = sp->request;
     n = 0;
 
 #if (nginx_version >= 1023000)
@@ -188,8 +186,39 @@ ngx_http_sticky_find_sessions(ngx_http_sticky_peer_data_t *sp,
 
 #endif
 
-    sticky_find_sessions(sp->conf->balancer, (char *) r->unparsed_uri.data,
+    sticky_find_sessions(scf->balancer, (char *) r->unparsed_uri.data,
                          r->unparsed_uri.len, cookies, n, sessions);
+}
+
+
+/*
+ * The member the request's first attempt will go to, or -1: the decision
+ * get() makes, made ahead of it and changing nothing. For a variable that
+ * is read while nginx builds the request to the upstream (proxy_set_header),
+ * before any attempt is made.
+ */
+ngx_int_t
+ngx_http_sticky_preview_member(ngx_http_request_t *r,
+    ngx_http_sticky_srv_conf_t *scf)
+{
+    ngx_slab_pool_t    *shpool;
+    sticky_sessions_t   sessions;
+    sticky_decision_t   decision;
+
+    if (scf->state == NULL) {
+        return -1;
+    }
+
+    ngx_http_sticky_find_sessions(r, scf, &sessions);
+
+    shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    sticky_select(scf->balancer, scf->state, &sessions, NULL,
+                  ngx_current_msec, &decision);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return decision.verdict == STICKY_PICK_MEMBER ? decision.member : -1;
 }
 
 
@@ -222,7 +251,7 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     pc->connection = NULL;
 
     /* outside the lock */
-    ngx_http_sticky_find_sessions(sp, &sessions);
+    ngx_http_sticky_find_sessions(sp->request, scf, &sessions);
 
     ngx_shmtx_lock(&shpool->mutex);
 

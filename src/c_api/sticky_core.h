@@ -255,7 +255,7 @@ typedef struct {
 /*
  * Request time, zone locked. Chooses a member; reads the zone, writes
  * nothing. `tried` has one bit per member (bit i of word i / 64): those are
- * never chosen again.
+ * never chosen again; NULL: none tried.
  */
 void sticky_select(const sticky_balancer_t *b, const void *zone,
     const sticky_sessions_t *sessions, const uint64_t *tried, uint64_t now_ms,
