@@ -42,7 +42,7 @@ GLUE_SRCS  := $(wildcard ngx_sticky_module/*.c ngx_sticky_module/*.h)
 # openssl: the AJP TLS tests make their certificates; iproute2: t/46 gives
 # its network namespace a non-loopback address;
 # chromium, chromium-driver, python3-selenium: the status page's browser
-# test (t/browser/drain.py drives the browser through the WebDriver);
+# tests (t/browser/drain.py and charts.py drive it through the WebDriver);
 # wrk: the load of the shared state's soak test (t/63-state-soak.t);
 # DEB_BUILD_PKGS: `make deb` and its test (t/70-deb-package.t).
 DEB_BUILD_PKGS := build-essential debhelper dpkg-dev nginx-dev lintian
