@@ -1,9 +1,9 @@
 #!/usr/bin/perl
 # The drain view and the README's deploy recipe, run as written: drain a
-# node (its session stays, new ones go elsewhere), watch its sticky requests
-# of the last minute and its requests in flight, wait until it is idle, stop
-# it, "deploy", activate it. Takes a little over a minute: idle means no
-# sticky request for a minute.
+# node (its session stays, new ones go elsewhere), watch its sessions and
+# its requests in flight, wait until the drain is done, stop it, "deploy",
+# activate it. Takes about two minutes: with sessions_window=1m the drain is
+# done 1 to 2 minutes after the last request of its last session.
 
 use strict;
 use warnings;
@@ -29,7 +29,7 @@ $t->write_file('workers.properties', lb_properties('cluster', {},
 $t->write_file('slow.properties', lb_properties('slowlb', {},
     [slow => { port => $hang->sockport }]));
 $t->write_conf(<<"EOF");
-    upstream tomcats { sticky_workers workers.properties; }
+    upstream tomcats { sticky_workers workers.properties sessions_window=1m; }
     upstream slow { sticky_workers slow.properties; }
     server {
         listen 127.0.0.1:$front;
@@ -101,30 +101,32 @@ is_deeply(\%sticky, { tomcat2 => 8 }, "while drained: the user's session stays o
 is_deeply(\%new, { tomcat1 => 8 }, 'while drained: new users go to tomcat1');
 $w2 = w('tomcats', 'tomcat2');
 cmp_ok($w2->{sticky_last_minute}, '>=', 8, 'drain view: sticky requests of the last minute');
-ok(!$w2->{idle}, 'drain view: not idle yet');
+is($w2->{sessions}, 1, 'drain view: one session in the window');
+ok(!$w2->{drain_done}, 'drain view: not done yet');
 like($t->get($front, '/sticky-admin?format=properties&upstream=tomcats')->{body},
-     qr{^worker\.tomcat2\.idle=False$}m, 'properties: idle=False');
+     qr{^worker\.tomcat2\.drain_done=False$}m, 'properties: drain_done=False');
 like($t->get($front, '/sticky-admin')->{body},
      qr{<tr data-worker="tomcat2" class="a-D[^"]*">.*?sessions left}s,
      'the dashboard marks tomcat2 drained with sessions left');
 is(waitpid($pid, WNOHANG), 0, 'the recipe is still waiting');
 
-# Nobody uses tomcat2 any more: within a minute it is idle and the recipe goes on.
+# Nobody uses tomcat2 any more: once its session left the window (1 to 2
+# minutes) the drain is done and the recipe goes on.
 my $last_sticky = time;
 my $status;
-$deadline = time + 100;
+$deadline = time + 150;
 while (time < $deadline) {
     if (waitpid($pid, WNOHANG) == $pid) { $status = $?; last }
     sleep 0.5;
 }
 is($status, 0, 'the recipe ran to its end') or diag $t->read_file('recipe.out');
 my $waited = time - $last_sticky;
-cmp_ok($waited, '>=', 49, sprintf('it waited for idle (%.0f s after the last sticky request)', $waited));
+cmp_ok($waited, '>=', 59, sprintf('it waited for the drain to be done (%.0f s after the last request)', $waited));
 my $at_deploy = StickyStatus::decode_json_or_diag($t->read_file($deployed));
 my ($d2) = grep { $_->{name} eq 'tomcat2' } @{$at_deploy->{upstreams}[0]{workers}};
 is($d2->{activation}, 'S', 'step 3: during the deploy tomcat2 was stopped');
-ok($d2->{idle} && $d2->{in_flight} == 0 && $d2->{sticky_last_minute} == 0,
-   '... and idle: nothing in flight, no sticky request in the last minute');
+ok($d2->{drain_done} && $d2->{in_flight} == 0 && $d2->{sessions} == 0,
+   '... and done: nothing in flight, no session in the window');
 is(w('tomcats', 'tomcat2')->{activation}, 'A', 'step 5: tomcat2 is back in service');
 my %back;
 $back{served_by($t->get($front, "/back$_"))}++ for 1 .. 6;

@@ -15,21 +15,10 @@ use Test::More;
 use StickyTest qw(lb_properties served_by);
 use StickyStatus qw(status_json worker decode_json_or_diag);
 
-my $browser_dir = "$FindBin::Bin/browser";
-my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my $driver = $ENV{CHROMEDRIVER} || '/usr/bin/chromedriver';
-my $python = '/usr/bin/python3';   # Debian's, with python3-selenium
-# Never skipped: a missing piece is a failure (make deps installs them).
-my $missing = !-x $chromium ? "no $chromium (Debian's chromium)"
-            : !-x $driver ? "no $driver (Debian's chromium-driver)"
-            : system("$python -c 'import selenium' 2>/dev/null") != 0
-              ? "no selenium for $python (Debian's python3-selenium)"
-            : '';
-if ($missing) {
-    plan tests => 1;
-    fail("the browser test can run: $missing");
-    exit;
-}
+use BrowserTest qw(require_browser $PYTHON $BROWSER_DIR);
+
+require_browser();
+my ($python, $browser_dir) = ($PYTHON, $BROWSER_DIR);
 
 my $t = StickyTest->new;
 my $front = $t->port('front');

@@ -7,8 +7,8 @@
 # while its sessions send a few more requests and stop), the history fills
 # at least two minutes; then, on a desktop and on a phone, every worker's
 # chart must show exactly the JSON history of the same moment: the
-# data-values of each series, 60 points placed as status_chart.cc places
-# them, a mark per minute with errors, a visible figure of non-zero size;
+# data-values of each series, a point per minute drawn placed as
+# status_chart.cc places them (from the first minute with any count), a mark per minute with errors, a visible figure of non-zero size;
 # and tomcat2's row its drain badge. The screenshots go to the test's temp
 # directory (STICKY_SCREENSHOT_DIR=docs keeps them for the README:
 # docs/status-drain-desktop.png and docs/status-drain-phone.png).
@@ -24,21 +24,10 @@ use Time::Local qw(timegm);
 use StickyTest qw(lb_properties served_by header);
 use StickyStatus qw(status_json worker admin decode_json_or_diag);
 
-my $browser_dir = "$FindBin::Bin/browser";
-my $chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my $driver = $ENV{CHROMEDRIVER} || '/usr/bin/chromedriver';
-my $python = '/usr/bin/python3';   # Debian's, with python3-selenium
-# Never skipped: a missing piece is a failure (make deps installs them).
-my $missing = !-x $chromium ? "no $chromium (Debian's chromium)"
-            : !-x $driver ? "no $driver (Debian's chromium-driver)"
-            : system("$python -c 'import selenium' 2>/dev/null") != 0
-              ? "no selenium for $python (Debian's python3-selenium)"
-            : '';
-if ($missing) {
-    plan tests => 1;
-    fail("the browser test can run: $missing");
-    exit;
-}
+use BrowserTest qw(require_browser $PYTHON $BROWSER_DIR);
+
+require_browser();
+my ($python, $browser_dir) = ($PYTHON, $BROWSER_DIR);
 
 my @nodes = qw(tomcat1 tomcat2 tomcat3);
 my ($drained, $flaky) = qw(tomcat2 tomcat3);
@@ -237,6 +226,13 @@ for my $screen (qw(desktop phone)) {
         ok($fig->{x} >= 0 && $fig->{x} + $fig->{width} <= $width + 0.5,
            "$screen $n: within the screen's width") or diag explain $fig;
         is($c->{viewbox}, '0 0 300 64', "$screen $n: viewBox");
+        # The time axis: from the first minute with any count (at most 50,
+        # so at least 10 minutes are drawn) to the current one.
+        my @series_all = qw(requests sticky_hits new_sessions errors sessions in_flight_peak);
+        my ($first) = grep { my $i = $_; grep { $h->{$_}[$i] } @series_all } 0 .. 49;
+        $first //= 50;
+        is($c->{first}, $first, "$screen $n: the chart starts at minute $first of the hour");
+        my $x_of = sub { 300 * ($_[0] - $first) / (59 - $first) };
         # Every series: the JSON's 60 minutes.
         for my $name (@series) {
             my $line = $c->{series}{$name} or do { fail("$screen $n: a $name line"); next };
@@ -247,15 +243,16 @@ for my $screen (qw(desktop phone)) {
             my $max = max(@want);
             is($line->{max}, $max, "$screen $n $name: data-max");
             my @points = @{$line->{points}};
-            is(scalar @points, 60, "$screen $n $name: 60 points");
+            is(scalar @points, 60 - $first, "$screen $n $name: a point per minute drawn");
             my @bad;
-            for my $i (0 .. $#points) {
-                my ($x, $y) = @{$points[$i]};
-                my ($wx, $wy) = (300 * $i / 59, 57 - 54 * ($want[$i] // 0) / ($max || 1));
+            for my $k (0 .. $#points) {
+                my $i = $first + $k;
+                my ($x, $y) = @{$points[$k]};
+                my ($wx, $wy) = ($x_of->($i), 57 - 54 * ($want[$i] // 0) / ($max || 1));
                 push @bad, "point $i: ($x, $y), want ($wx, $wy)"
                     if abs($x - $wx) > 0.051 || abs($y - $wy) > 0.051;
             }
-            is_deeply(\@bad, [], "$screen $n $name: points at x = 300 i / 59, y = 57 - 54 v / max");
+            is_deeply(\@bad, [], "$screen $n $name: points at x = 300 (i - first) / (59 - first), y = 57 - 54 v / max");
             like($c->{caption}, qr{\Q$name\E/min, max \Q$max\E\b}, "$screen $n: caption '$name/min, max $max'");
         }
         # The sessions area: the sessions line closed along the bottom.
@@ -264,15 +261,15 @@ for my $screen (qw(desktop phone)) {
         my @area_xy = map { [split /,/] } $area =~ /(-?[\d.]+,-?[\d.]+)/g;
         my @off = grep { abs($area_xy[$_ + 1][0] - $xy[$_][0]) > 0.051
                          || abs($area_xy[$_ + 1][1] - $xy[$_][1]) > 0.051 } 0 .. $#xy;
-        ok(@xy == 60 && @area_xy == 62 && $area =~ /^M0,57 L.* ?L300,57 Z$/ && !@off,
+        ok(@xy == 60 - $first && @area_xy == 62 - $first && $area =~ /^M0,57 L.* ?L300,57 Z$/ && !@off,
            "$screen $n: the sessions area follows its line") or diag $area;
         # Errors: the JSON's, and a mark for each minute with some.
         my $e = $c->{errors} || {};
         is_deeply([split ' ', $e->{values} // ''], [map { "$_" } @{$h->{errors}}],
                   "$screen $n errors: data-values are the JSON's history");
         my @marks = map { sprintf '%.1f', $_->{x} } @{$e->{rects} || []};
-        my @want_marks = map { sprintf '%.1f', max(0, 300 * $_ / 59 - 2) }
-                         grep { $h->{errors}[$_] } 0 .. 59;
+        my @want_marks = map { sprintf '%.1f', max(0, $x_of->($_) - 2) }
+                         grep { $h->{errors}[$_] } $first .. 59;
         is_deeply(\@marks, \@want_marks, "$screen $n errors: a mark per minute with errors");
         is($c->{caption} =~ /\berrors\b/ ? 1 : 0, @want_marks ? 1 : 0,
            "$screen $n: the caption names errors when there are some");

@@ -11,7 +11,7 @@ namespace sticky {
 std::uint64_t SessionHash(std::string_view session_id) noexcept {
   const std::string_view base = session_id.substr(0, session_id.find('.'));
   if (base.empty()) return 0;
-  const std::uint64_t h = Fmix64(Fnv1a(kFnvOffset, base));
+  const std::uint64_t h = WordHash(base);
   return h != 0 ? h : 1;
 }
 

@@ -33,38 +33,8 @@ bool Healthy(const MemberState& m) {
          m.health == static_cast<std::uint8_t>(Health::kOkIdle);
 }
 
-// 8 and 4 bytes at p as a number (in the machine's byte order: the route
-// table lives in one process only).
-std::uint64_t Load64(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-std::uint32_t Load32(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// The hash of a route in the route table: whole words rather than bytes
-// (FNV-1a's byte loop is most of a sticky request's lookup), the last
-// word overlapping the one before, then Fmix64.
-std::size_t RouteHash(std::string_view route) {
-  const char* p = route.data();
-  std::size_t n = route.size();
-  std::uint64_t h = kFnvOffset ^ n;
-  if (n >= 8) {
-    for (; n > 8; p += 8, n -= 8) h = (h ^ Load64(p)) * kFnvPrime;
-    h ^= Load64(p + n - 8);
-  } else if (n >= 4) {
-    h ^= (std::uint64_t{Load32(p)} << 32) | Load32(p + n - 4);
-  } else if (n > 0) {
-    h ^= (std::uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-         (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
-         static_cast<unsigned char>(p[n - 1]);
-  }
-  return static_cast<std::size_t>(Fmix64(h * kFnvPrime));
-}
+// The hash of a route in the route table.
+std::size_t RouteHash(std::string_view route) { return static_cast<std::size_t>(WordHash(route)); }
 
 // a == b for strings of `n` bytes each: words compared inline (routes are
 // short), memcmp() beyond 16 bytes.

@@ -211,7 +211,8 @@ std::string RenderHtml(const StatusView& view) {
   Main(h, view);
   h.Raw("<footer>Drained (D) workers keep their sessions, and are <i>done</i> once no session "
         "reached them within the sessions window and nothing is in flight: then they can be "
-        "stopped without losing a session. Charts: the last 60 minutes, one point a minute. "
+        "stopped without losing a session. Charts: up to the last 60 minutes, one point a "
+        "minute, from the first minute with traffic. "
         "Formats: "
         "<a href=\"?format=json\">json</a> &middot; <a href=\"?format=prometheus\">prometheus"
         "</a> &middot; <a href=\"?format=properties\">properties</a></footer>\n<script");

@@ -47,7 +47,7 @@ border:1px solid currentColor;font-size:12px;font-weight:600}
 .badge.a-S{color:var(--bad)}
 .badge.idle{color:var(--ok)}
 .badge.busy{color:var(--warn)}
-td.actions{white-space:normal;min-width:17em}
+td.actions{white-space:normal;min-width:11em}
 button{font:inherit;font-size:12px;padding:2px 8px;margin:1px;border:1px solid var(--line);
 border-radius:6px;background:var(--head);color:var(--fg);cursor:pointer}
 button:hover:not(:disabled){border-color:var(--acc)}
@@ -55,11 +55,12 @@ button:disabled{opacity:.4;cursor:default}
 .lbf{display:inline-block;white-space:nowrap}
 .lbf input{width:5.5em;font:inherit;font-size:12px;padding:2px 4px;margin-left:6px;
 border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:10px;margin:10px 0}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:10px;margin:10px 0}
 .chart{margin:0;padding:6px 8px;border:1px solid var(--line);border-radius:8px}
 .chart figcaption{font-size:12px;color:var(--mut);display:flex;flex-wrap:wrap;gap:2px 10px}
 .chart figcaption b{color:var(--fg)}
-.chart svg{display:block;width:100%;height:64px;margin-top:4px}
+.chart svg{display:block;width:100%;height:80px;margin-top:4px}
+.chart .now{fill:color-mix(in srgb,var(--mut) 14%,transparent)}
 .chart .area{fill:color-mix(in srgb,var(--acc) 22%,transparent);stroke:none}
 .chart .line{fill:none;stroke-width:1.5;vector-effect:non-scaling-stroke}
 .chart .line.sessions{stroke:var(--acc);stroke-width:2}
@@ -83,6 +84,10 @@ td.name small{display:inline;margin-left:6px}
 td.actions{flex-wrap:wrap;justify-content:flex-end;max-width:none}
 td.actions{padding-top:6px}
 td.actions::before{display:none}
+section.upstream{display:flex;flex-direction:column}
+section.upstream>h2{order:-3}
+.sum{order:-2}
+.charts{order:-1}
 }
 )CSS";
 

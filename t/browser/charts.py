@@ -46,6 +46,7 @@ section.querySelectorAll('.charts figure.chart').forEach(function (fig) {
     svg: svg ? box(svg) : null, svg_shown: svg ? shown(svg) : false,
     viewbox: svg ? svg.getAttribute('viewBox') : null,
     caption: (fig.querySelector('figcaption') || {}).textContent || '',
+    first: Number(fig.getAttribute('data-first')),
     series: {}, areas: {}, errors: null
   };
   fig.querySelectorAll('polyline').forEach(function (line) {

@@ -507,15 +507,18 @@ TEST_F(StatusFormatTest, HtmlChartsDrawTheHistoryOfTheJson) {
   EXPECT_NE(std::string::npos, json.find("\"history\":{\"minutes\":60,\"current_minute\":\"2023-11-14T22:12:40.000Z\""))
       << json;
   EXPECT_NE(std::string::npos, json.find("\"requests\":[" + json_zeros + "2]")) << json;
-  const std::size_t chart = html.find("<figure class=\"chart\" data-worker=\"tomcat1\">");
+  // Only the last 10 minutes have counts: the chart starts 9 minutes back.
+  const std::size_t chart = html.find("<figure class=\"chart\" data-worker=\"tomcat1\" data-first=\"50\">");
   ASSERT_NE(std::string::npos, chart);
   const std::size_t requests = html.find("data-series=\"requests\" data-max=\"2\" data-values=\"" + zeros + "2\"", chart);
   EXPECT_NE(std::string::npos, requests) << html.substr(chart, 3000);
   // The last point of the line is at the right edge and at the top (the maximum).
   EXPECT_NE(std::string::npos, html.find("300.0,3.0\"/>", requests));
+  EXPECT_NE(std::string::npos, html.find("points=\"0.0,57.0 33.3,57.0 ", requests));
+  EXPECT_NE(std::string::npos, html.find("<span>9 min ago</span>", requests));
   EXPECT_NE(std::string::npos, html.find("data-series=\"sessions\" data-max=\"1\"", chart));
   // The evil name is escaped in the chart too, and its error is marked.
-  const std::size_t evil = html.find("<figure class=\"chart\" data-worker=\"w&lt;x&gt;&quot;y&#39;&amp;z\">");
+  const std::size_t evil = html.find("<figure class=\"chart\" data-worker=\"w&lt;x&gt;&quot;y&#39;&amp;z\" data-first=\"50\">");
   ASSERT_NE(std::string::npos, evil);
   EXPECT_NE(std::string::npos, html.find("<g class=\"errors\" data-series=\"errors\" data-values=\"" + zeros + "1\"><rect", evil));
 }
