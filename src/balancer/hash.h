@@ -1,6 +1,8 @@
-// The project's fixed 64-bit hash: FNV-1a over bytes, then MurmurHash3's
-// fmix64 finaliser. Seedless and byte-order independent, so every process
-// on every host computes the same value for the same text.
+// The project's 64-bit hashes. Fnv1a() then Fmix64() (MurmurHash3's
+// finaliser) is seedless and byte-order independent, so every process on
+// every host computes the same value for the same text: the failover's
+// rendezvous uses it. WordHash() is faster and for what stays on one
+// machine.
 #ifndef STICKY_HASH_H
 #define STICKY_HASH_H
 
