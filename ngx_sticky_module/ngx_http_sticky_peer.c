@@ -215,7 +215,7 @@ ngx_http_sticky_preview_member(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&shpool->mutex);
     sticky_select(scf->balancer, scf->state, &sessions, NULL,
-                  ngx_current_msec, &decision);
+                  ngx_current_msec, &decision, NULL);
     ngx_shmtx_unlock(&shpool->mutex);
 
     return decision.verdict == STICKY_PICK_MEMBER ? decision.member : -1;
@@ -233,6 +233,7 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_msec_t                    now;
     ngx_slab_pool_t              *shpool;
     sticky_sessions_t             sessions;
+    uint64_t                      session;
     sticky_transition_t          *t;
     ngx_http_sticky_srv_conf_t   *scf;
     ngx_http_upstream_rr_peer_t  *peer;
@@ -256,7 +257,7 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_shmtx_lock(&shpool->mutex);
 
     sticky_select(scf->balancer, scf->state, &sessions, sp->tried, now,
-                  &sp->decision);
+                  &sp->decision, &session);
 
     /*
      * mod_jk's forced recovery: when every member is in error before this
@@ -269,14 +270,14 @@ ngx_http_sticky_get_peer(ngx_peer_connection_t *pc, void *data)
 
         if (n) {
             sticky_select(scf->balancer, scf->state, &sessions, sp->tried,
-                          now, &sp->decision);
+                          now, &sp->decision, &session);
         }
     }
 
     if (sp->decision.verdict == STICKY_PICK_MEMBER) {
         changed = sticky_report_start(scf->balancer, scf->state,
-                                      &sp->decision, scf->process_slot, now,
-                                      &t[n]);
+                                      &sp->decision, session,
+                                      scf->process_slot, now, &t[n]);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);

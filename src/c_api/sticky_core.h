@@ -247,19 +247,20 @@ typedef struct {
     int           route_changed;    /* had a route, and did not go there */
     int           new_session;      /* carried no session id */
     sticky_str_t  route;            /* route read from the request, or empty */
-    sticky_str_t  session;          /* the session id counted for the member
-                                       (points into the request), or empty */
     const char   *reason;           /* static text, for debug logs */
 } sticky_decision_t;
 
 /*
  * Request time, zone locked. Chooses a member; reads the zone, writes
  * nothing. `tried` has one bit per member (bit i of word i / 64): those are
- * never chosen again; NULL: none tried.
+ * never chosen again; NULL: none tried. *session (when not NULL) gets the
+ * hash the chosen member counts the request's session by (0: none), for
+ * sticky_report_start(); it is not kept in the decision, which lives in the
+ * request's pool and is kept small.
  */
 void sticky_select(const sticky_balancer_t *b, const void *zone,
     const sticky_sessions_t *sessions, const uint64_t *tried, uint64_t now_ms,
-    sticky_decision_t *out) STICKY_NOEXCEPT;
+    sticky_decision_t *out, uint64_t *session) STICKY_NOEXCEPT;
 
 /* How loud a transition is: into an error, back out of one, or routine. */
 enum {
@@ -286,11 +287,12 @@ enum {
 };
 
 /* Request time, zone locked: an attempt on decision->member starts, in the
- * process of slot `process` (-1: none). Returns 1 and fills *t when the
+ * process of slot `process` (-1: none), for the session `session` (as
+ * sticky_select() gave it; 0: none). Returns 1 and fills *t when the
  * member's health changed. */
 int sticky_report_start(const sticky_balancer_t *b, void *zone,
-    const sticky_decision_t *decision, int process, uint64_t now_ms,
-    sticky_transition_t *t) STICKY_NOEXCEPT;
+    const sticky_decision_t *decision, uint64_t session, int process,
+    uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
 /*
  * Request time, zone locked: the attempt on `member`, started in the

@@ -279,7 +279,8 @@ STICKY_API void sticky_find_sessions(const sticky_balancer_t* b, const char* uri
 
 STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
                               const sticky_sessions_t* sessions, const uint64_t* tried,
-                              uint64_t now_ms, sticky_decision_t* out) noexcept {
+                              uint64_t now_ms, sticky_decision_t* out,
+                              uint64_t* session) noexcept {
   Uninitialized<sticky::SessionCandidate, sticky::kMaxSessionCandidates> storage;
   sticky::SessionCandidate* candidates = storage.data();
   std::size_t n = std::min(sessions->count, sticky::kMaxSessionCandidates);
@@ -305,7 +306,7 @@ STICKY_API void sticky_select(const sticky_balancer_t* b, const void* zone,
   out->route_changed = d.route_changed;
   out->new_session = d.new_session;
   out->route = Str(d.route);
-  out->session = Str(d.session_id);
+  if (session != nullptr) *session = sticky::SessionHash(d.session_id);
   out->reason = sticky::ReasonName(d.reason);
 }
 
@@ -351,13 +352,13 @@ STICKY_API int sticky_process_check_due(void* zone, uint64_t now_ms, uint64_t pe
 }
 
 STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
-                                   const sticky_decision_t* decision, int process,
-                                   uint64_t now_ms, sticky_transition_t* t) noexcept {
+                                   const sticky_decision_t* decision, uint64_t session,
+                                   int process, uint64_t now_ms,
+                                   sticky_transition_t* t) noexcept {
   if (decision->verdict != STICKY_PICK_MEMBER || decision->member < 0 ||
       static_cast<std::size_t>(decision->member) >= b->selector.member_count())
     return 0;
-  sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0,
-                           sticky::SessionHash(View(decision->session))};
+  sticky::AttemptKind kind{decision->sticky_hit != 0, decision->new_session != 0, session};
   sticky::Transition transition;
   if (!sticky::ReportStart(ZoneAt(zone), decision->member, kind, now_ms, &transition,
                            Slot(process)))

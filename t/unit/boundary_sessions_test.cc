@@ -71,7 +71,7 @@ class BoundarySessionsTest : public ::testing::Test {
   sticky_decision_t Select() {
     sticky_decision_t d;
     const std::uint64_t tried = 0;
-    sticky_select(b_, memory_.data(), &found_, &tried, kNow, &d);
+    sticky_select(b_, memory_.data(), &found_, &tried, kNow, &d, nullptr);
     return d;
   }
 

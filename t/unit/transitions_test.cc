@@ -51,7 +51,7 @@ class TransitionsTest : public ::testing::Test {
       d.verdict = STICKY_PICK_MEMBER;
       d.member = static_cast<int>(i);
       sticky_transition_t t;
-      sticky_report_start(b_, memory_.data(), &d, -1, now, &t);
+      sticky_report_start(b_, memory_.data(), &d, 0, -1, now, &t);
       ASSERT_EQ(1, sticky_report_end(b_, memory_.data(), i, -1, STICKY_OUTCOME_CONNECT_FAILED, 0, 0,
                                      0, now, &t));
       ASSERT_EQ(std::string("ERR"), t.to);
