@@ -188,8 +188,7 @@ void OrderDiagnostics(std::vector<Diagnostic>* diagnostics) {
   size_t unique = 0;
   for (size_t i = 0; i < order.size(); ++i) {
     const Diagnostic& d = all[order[i]];
-    const size_t hash = std::hash<std::string>()(d.key) * 31 +
-                        std::hash<std::string>()(d.message) * 7 + d.where.line * 3 +
+    const size_t hash = HashText(d.key) * 31 + HashText(d.message) * 7 + d.where.line * 3 +
                         static_cast<size_t>(d.severity);
     auto same = [&](size_t k) {
       const Diagnostic& u = all[order[k]];

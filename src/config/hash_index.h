@@ -8,9 +8,37 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 #include <vector>
 
 namespace sticky {
+
+// The hash of a text for an IndexByHash (in memory only: it need not be the
+// same on every machine): its 8-byte words, each mixed in with a multiply
+// and a shift, then MurmurHash3's finalizer.
+inline std::uint64_t HashText(std::string_view key) {
+  std::uint64_t hash = key.size();
+  auto mix = [&hash](std::uint64_t word) {
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+    hash ^= hash >> 29;
+  };
+  size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, key.data() + i, 8);
+    mix(word);
+  }
+  if (i < key.size()) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, key.data() + i, key.size() - i);
+    mix(word);
+  }
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdull;
+  hash ^= hash >> 33;
+  return hash;
+}
 
 class IndexByHash {
  public:

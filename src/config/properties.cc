@@ -33,8 +33,7 @@ bool Reader::Full(Kind kind) {
 
 void Reader::Report(Kind kind, Severity severity, unsigned line, std::string_view key,
                     std::string message) {
-  const size_t hash = std::hash<std::string_view>()(key) * 31 +
-                      std::hash<std::string_view>()(message) * 7 + line;
+  const size_t hash = HashText(key) * 31 + HashText(message) * 7 + line;
   auto same = [&](size_t index) {
     const Diagnostic& d = (*diagnostics_)[index];
     return d.where.line == line && d.key == key && d.message == message;

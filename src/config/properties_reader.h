@@ -19,32 +19,6 @@
 namespace sticky {
 namespace properties_reader {
 
-// The hash of a key for Properties' index and the reader's prefixes (in
-// memory only: it need not be the same on every machine): its 8-byte words,
-// each mixed in with a multiply and a shift, then MurmurHash3's finalizer.
-inline std::uint64_t Hash(std::string_view key) {
-  std::uint64_t hash = key.size();
-  auto mix = [&hash](std::uint64_t word) {
-    hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
-    hash ^= hash >> 29;
-  };
-  size_t i = 0;
-  for (; i + 8 <= key.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, key.data() + i, 8);
-    mix(word);
-  }
-  if (i < key.size()) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, key.data() + i, key.size() - i);
-    mix(word);
-  }
-  hash ^= hash >> 33;
-  hash *= 0xff51afd7ed558ccdull;
-  hash ^= hash >> 33;
-  return hash;
-}
-
 // memcpy of a view, which may be empty with no data (memcpy's pointers must
 // not be null even for 0 bytes).
 inline char* CopyBytes(char* to, std::string_view from) {
@@ -131,7 +105,7 @@ class PrefixIndex {
   // `prefix` outlives this.
   void AddPrefix(std::string_view prefix) {
     if (FindPrefix(prefix) >= 0) return;
-    index_.Add(Hash(prefix), prefixes_.size());
+    index_.Add(HashText(prefix), prefixes_.size());
     prefixes_.push_back(Prefix{prefix});
     if (lengths_.size() <= prefix.size()) lengths_.resize(prefix.size() + 1);
     lengths_[prefix.size()] = true;
@@ -178,7 +152,7 @@ class PrefixIndex {
   };
 
   std::ptrdiff_t FindPrefix(std::string_view text) const {
-    return index_.Find(Hash(text), [this, text](size_t i) { return prefixes_[i].text == text; });
+    return index_.Find(HashText(text), [this, text](size_t i) { return prefixes_[i].text == text; });
   }
 
   std::vector<Prefix> prefixes_;

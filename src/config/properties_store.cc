@@ -11,7 +11,6 @@
 namespace sticky {
 
 using properties_reader::CopyBytes;
-using properties_reader::Hash;
 
 // The bytes the entries' views point into: the text, then what is built
 // from it, in blocks that never move.
@@ -23,6 +22,10 @@ struct Properties::Storage {
   char* next = nullptr;
   size_t left = 0;
   size_t block_size = kFirstBlock;
+  // Find's key when it is too long for the stack: kept, so that repeated
+  // lookups of long keys (references copying them) allocate once. A file is
+  // read by one thread: nginx reads configuration in its master process.
+  std::string long_key;
 };
 
 Properties::Properties() : storage_(std::make_unique<Storage>()) {}
@@ -32,7 +35,7 @@ Properties& Properties::operator=(Properties&& other) noexcept = default;
 
 const Property* Properties::Find(std::string_view key) const {
   const std::ptrdiff_t found =
-      index_.Find(Hash(key), [this, key](size_t i) { return entries_[i].key == key; });
+      index_.Find(HashText(key), [this, key](size_t i) { return entries_[i].key == key; });
   return found < 0 ? nullptr : &entries_[static_cast<size_t>(found)];
 }
 
@@ -42,7 +45,8 @@ const Property* Properties::Find(std::initializer_list<std::string_view> pieces)
   size_t size = 0;
   for (std::string_view piece : pieces) size += piece.size();
   if (size > buffer.size()) {
-    std::string key;
+    std::string& key = storage_->long_key;
+    key.clear();
     for (std::string_view piece : pieces) key.append(piece);
     return Find(key);
   }
@@ -61,7 +65,7 @@ void Properties::Reserve(size_t entries) {
 }
 
 void Properties::Add(const Property& property) {
-  index_.Add(Hash(property.key), entries_.size());
+  index_.Add(HashText(property.key), entries_.size());
   entries_.push_back(property);
 }
 

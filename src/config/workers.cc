@@ -406,7 +406,7 @@ std::ptrdiff_t WorkerKeys::Find(std::string_view name, size_t* slot) const {
   *slot = 0;
   if (slots_.empty()) return -1;
   const size_t mask = slots_.size() - 1;
-  size_t i = std::hash<std::string_view>()(name) & mask;
+  size_t i = HashText(name) & mask;
   for (; slots_[i] != 0; i = (i + 1) & mask)
     if (names_[slots_[i] - 1] == name) return static_cast<std::ptrdiff_t>(slots_[i] - 1);
   *slot = i;
@@ -478,7 +478,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
   b->members.reserve(names.size());
   for (size_t n = 0; n < names.size(); ++n) {
     const std::string& member_name = names[n];
-    const size_t hash = std::hash<std::string>()(member_name);
+    const size_t hash = HashText(member_name);
     if (seen.Find(hash, [&](size_t k) { return names[k] == member_name; }) >= 0) {
       // mod_jk builds it twice and then fails: both have the same route.
       Report(context, Severity::kError, Where(context, *list), list->key,
@@ -500,7 +500,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
     return first_with_route.Find(hash, [&](size_t k) { return b->members[k].route == route; });
   };
   for (size_t i = 0; i < b->members.size(); ++i) {
-    const size_t hash = std::hash<std::string>()(b->members[i].route);
+    const size_t hash = HashText(b->members[i].route);
     const std::ptrdiff_t first = with_route(b->members[i].route, hash);
     if (first < 0) {
       first_with_route.Add(hash, i);
@@ -517,7 +517,7 @@ bool BuildBalancer(const WorkerContext& context, std::string_view name, Balancer
   }
   for (const Member& m : b->members) {
     if (m.redirect.empty()) continue;
-    if (with_route(m.redirect, std::hash<std::string>()(m.redirect)) >= 0) continue;
+    if (with_route(m.redirect, HashText(m.redirect)) >= 0) continue;
     AttributeReader mr(context, m.name);
     mr.Warning(*mr.Find("redirect"),
                Message({"redirect ", Quoted(m.redirect), " in ", Describe(*mr.Find("redirect")),
