@@ -527,6 +527,21 @@ $(pair_table haproxy)
 
 declare -A IR      # LABEL.N -> instructions of nginx for N requests
 declare -A PER     # LABEL -> instructions per request
+declare -A LOCKS   # LABEL.N -> calls of ngx_shmtx_lock (the zone lock) for N requests
+declare -A LOCKS_PER  # LABEL -> zone lock acquisitions per request
+
+# callgrind_calls FILE FUNCTION: how many times FUNCTION was called, from the
+# calls= lines under each cfn= naming it (a name is written once, with its
+# number; later mentions give the number alone).
+callgrind_calls() {
+    perl -ne '
+        BEGIN { ($want) = splice @ARGV, 1, 1; $n = 0 }
+        if (/^(c?)fn=\((\d+)\)(?: (.*))?$/) { my ($called, $id, $named) = ($1, $2, $3);
+            $name{$id} = $named if defined $named;
+            $in = $called eq "c" && ($name{$id} // "") eq $want; next }
+        if ($in && /^calls=(\d+)/) { $n += $1; $in = 0 }
+        END { print $n }' "$1" "$2"
+}
 
 # callgrind_measure LABEL DIR PORT: nginx of DIR/nginx.conf (written with
 # `daemon off; master_process off;`) under callgrind, bench/client.pl sending
@@ -547,19 +562,22 @@ callgrind_measure() {
         ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out")
         [[ -n $ir ]] || die "no callgrind totals in $out"
         IR[$label.$n]=$ir
-        say "callgrind $label $n requests: $ir instructions"
+        LOCKS[$label.$n]=$(callgrind_calls "$out" ngx_shmtx_lock)
+        say "callgrind $label $n requests: $ir instructions, ${LOCKS[$label.$n]} zone locks"
     done
     PER[$label]=$(((IR[$label.$CALLGRIND_MANY] - IR[$label.$CALLGRIND_FEW]) / (CALLGRIND_MANY - CALLGRIND_FEW)))
+    LOCKS_PER[$label]=$(awk -v a="${LOCKS[$label.$CALLGRIND_MANY]}" -v b="${LOCKS[$label.$CALLGRIND_FEW]}" \
+        -v n=$((CALLGRIND_MANY - CALLGRIND_FEW)) 'BEGIN { printf "%.2f", (a - b) / n }')
 }
 
 # callgrind_table LABEL NAME...: the rows of the table of these measurements.
 callgrind_table() {
     local label
-    echo "| upstream | instructions, $CALLGRIND_FEW requests | instructions, $CALLGRIND_MANY requests | per request |"
-    echo "|---|---|---|---|"
+    echo "| upstream | instructions, $CALLGRIND_FEW requests | instructions, $CALLGRIND_MANY requests | per request | zone locks per request |"
+    echo "|---|---|---|---|---|"
     while (($#)); do
         label=$1
-        printf '| %s | %s | %s | %s |\n' "$2" "${IR[$label.$CALLGRIND_FEW]}" "${IR[$label.$CALLGRIND_MANY]}" "${PER[$label]}"
+        printf '| %s | %s | %s | %s | %s |\n' "$2" "${IR[$label.$CALLGRIND_FEW]}" "${IR[$label.$CALLGRIND_MANY]}" "${PER[$label]}" "${LOCKS_PER[$label]}"
         shift 2
     done
 }

@@ -374,7 +374,7 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_sticky_peer_data_t  *sp = data;
 
-    int                           outcome, status;
+    int                           outcome, status, judged;
     off_t                         sent, received;
     ngx_uint_t                    changed;
     ngx_slab_pool_t              *shpool;
@@ -407,15 +407,23 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
         sp->unavailable = 1;
     }
 
-    ngx_shmtx_lock(&shpool->mutex);
-
-    changed = sticky_report_end(scf->balancer, scf->state, sp->member,
+    /* the usual end (a success on a healthy member) takes no lock */
+    judged = sticky_end_attempt(scf->balancer, scf->state, sp->member,
                                 scf->process_slot, outcome, status,
                                 sent > 0 ? sent : 0,
-                                received > 0 ? received : 0,
-                                ngx_current_msec, &t);
+                                received > 0 ? received : 0);
+    changed = 0;
 
-    ngx_shmtx_unlock(&shpool->mutex);
+    if (judged >= 0) {
+        ngx_shmtx_lock(&shpool->mutex);
+
+        changed = sticky_finish_end(scf->balancer, scf->state, sp->member,
+                                    judged, sent > 0 ? sent : 0,
+                                    received > 0 ? received : 0,
+                                    ngx_current_msec, &t);
+
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "free sticky peer: member %i, outcome %d, status %d, "

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "balancer/counters.h"
 #include "balancer/state.h"
 
 namespace sticky {
@@ -18,11 +19,11 @@ constexpr std::uint64_t kRequestProbeHoldMs = 60'000;
 // Slow start never makes an attempt weigh more than this many lb_mult.
 constexpr std::uint64_t kSlowStartMaxFactor = 100;
 
-std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) { return a > kMax - b ? kMax : a + b; }
-
 bool OkFamily(Health h) { return h == Health::kOkIdle || h == Health::kOk || h == Health::kBusy; }
 
-bool BusyNow(const MemberState& m) { return m.busy_limit > 0 && m.in_flight >= m.busy_limit; }
+bool BusyNow(const MemberState& m) {
+  return m.busy_limit > 0 && AtomicLoad(m.in_flight) >= m.busy_limit;
+}
 
 std::uint64_t MaxLbValue(const Zone& zone) {
   std::uint64_t max = 0;
@@ -53,7 +54,7 @@ void ClearClaim(MemberState& m) {
 // flight may be the request's fault rather than the member's, so only that
 // request avoids it, until the streak is error_escalation_time old.
 bool StaysLocal(const Zone& zone, const MemberState& m, std::uint64_t now_ms) {
-  return zone.error_escalation_ms > 0 && m.in_flight > 0 &&
+  return zone.error_escalation_ms > 0 && AtomicLoad(m.in_flight) > 0 &&
          (m.first_error_ms == 0 || now_ms - m.first_error_ms < zone.error_escalation_ms);
 }
 
@@ -329,7 +330,8 @@ std::size_t Maintain(Zone& zone, std::uint64_t now_ms, unsigned maintain_seconds
     list.Change(zone, i, HealthCause::kRecoverTimer, now_ms);
     if (m.recovered_at_ms != 0 && now_ms - m.recovered_at_ms >= zone.slow_start_ms)
       m.recovered_at_ms = 0;  // slow start is over
-    if (m.in_flight > 0) CountInFlight(zone.activity(i), m.in_flight, now_ms);
+    const std::uint64_t in_flight = AtomicLoad(m.in_flight);
+    if (in_flight > 0) CountInFlight(zone.activity(i), in_flight, now_ms);
   }
   if (zone.sessions_recorded != MinuteStamp(now_ms)) {
     zone.sessions_recorded = MinuteStamp(now_ms);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "balancer/counters.h"
+
 namespace sticky {
 
 std::size_t FindProcess(const Zone& zone, std::uint32_t pid) noexcept {
@@ -44,10 +46,10 @@ std::size_t ReleaseProcess(Zone& zone, std::size_t slot, std::uint64_t now_ms, T
   };
   for (std::size_t i = 0; i < zone.member_count; ++i) {
     MemberState& m = zone.record(i);
-    m.in_flight -= std::min<std::uint64_t>(held[i], m.in_flight);
+    const std::uint64_t in_flight = AtomicSubtractFloor(m.in_flight, held[i]);
     held[i] = 0;
-    if (zone.GetMethod() == Method::kBusyness)  // as ReportEnd() derives it
-      m.lb_value = m.in_flight * ScaledMult(zone, m, now_ms) / kMultScale;
+    if (zone.GetMethod() == Method::kBusyness)  // as FinishEnd() derives it
+      m.lb_value = in_flight * ScaledMult(zone, m, now_ms) / kMultScale;
     if (m.probe_kind != static_cast<std::uint8_t>(ProbeKind::kNone) && m.probe_owner == pid) {
       if (m.GetHealth() == Health::kProbing) {
         change(i, HealthCause::kProbeLost);

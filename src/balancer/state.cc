@@ -7,21 +7,14 @@
 #include <numeric>
 #include <vector>
 
+#include "balancer/counters.h"
 #include "status/status_window.h"
 
 namespace sticky {
 namespace {
 
-constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
 // Above this LCM the multipliers are rounded (RecomputeMultipliers).
 constexpr std::uint64_t kMaxLcm = std::uint64_t{1} << 24;
-
-std::uint64_t SaturatingAdd(std::uint64_t a, std::uint64_t b) { return a > kMax - b ? kMax : a + b; }
-
-std::uint64_t SaturatingMul(std::uint64_t a, std::uint64_t b) {
-  if (a != 0 && b > kMax / a) return kMax;
-  return a * b;
-}
 
 std::uint32_t ConfiguredLbfactor(const Member& m) {
   return m.lbfactor < 1 ? 1u : static_cast<std::uint32_t>(m.lbfactor);
@@ -53,7 +46,9 @@ void AddLoad(MemberState& m, std::uint64_t scaled) {
   m.load_carry = static_cast<std::uint32_t>(total % kMultScale);
 }
 
-bool BusyNow(const MemberState& m) { return m.busy_limit > 0 && m.in_flight >= m.busy_limit; }
+bool BusyNow(const MemberState& m) {
+  return m.busy_limit > 0 && AtomicLoad(m.in_flight) >= m.busy_limit;
+}
 
 bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
   auto pa = reinterpret_cast<std::uintptr_t>(a);
@@ -225,9 +220,9 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
   const bool owned = process < zone.process_capacity && zone.slots()[process].pid != 0 &&
                      zone.held(process)[index] < std::numeric_limits<std::uint32_t>::max();
   if (owned) ++zone.held(process)[index];
-  ++m.in_flight;
+  const std::uint64_t in_flight = AtomicIncrement(m.in_flight);
   CountStart(zone.activity(index), zone.session_sketches,
-             StartedAttempt{kind.sticky_hit, kind.new_session, kind.session_hash, m.in_flight},
+             StartedAttempt{kind.sticky_hit, kind.new_session, kind.session_hash, in_flight},
              now_ms);
   if (kind.sticky_hit) ++m.sticky_hits;
   // status page: the drain view's activity
@@ -258,37 +253,59 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
     case Method::kBusyness:
       // Derived from the in-flight count rather than added to and taken away,
       // so it cannot drift (mod_jk bug 44454).
-      m.lb_value = SaturatingMul(m.in_flight, mult) / kMultScale;
+      m.lb_value = SaturatingMul(in_flight, mult) / kMultScale;
       break;
     case Method::kTraffic:
-      break;  // counted when the bytes are known, in ReportEnd()
+      break;  // counted when the bytes are known, in FinishEnd()
   }
   return changed;
 }
 
-bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
-               std::uint64_t bytes_received, std::uint64_t now_ms,
-               Transition* transition, std::size_t process) noexcept {
+bool EndAttempt(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+                std::uint64_t bytes_received, std::size_t process) noexcept {
   if (index >= zone.member_count) return false;
   MemberState& m = zone.record(index);
   // An attempt of a slot that was released (its process judged dead) was
-  // already taken off the total then.
+  // already taken off the total then. A slot's counts change only in its
+  // own process, or in another one's under the lock once it is dead.
+  std::uint64_t in_flight;
   if (process < zone.process_capacity) {
     std::uint32_t& held = zone.held(process)[index];
     if (held > 0) {
       --held;
-      if (m.in_flight > 0) --m.in_flight;
+      in_flight = AtomicSubtractFloor(m.in_flight, 1);
+    } else {
+      in_flight = AtomicLoad(m.in_flight);
     }
-  } else if (m.in_flight > 0) {
-    --m.in_flight;
+  } else {
+    in_flight = AtomicSubtractFloor(m.in_flight, 1);
   }
-  m.bytes_sent = SaturatingAdd(m.bytes_sent, bytes_sent);
-  m.bytes_received = SaturatingAdd(m.bytes_received, bytes_received);
+  AtomicSaturatingAdd(m.bytes_sent, bytes_sent);
+  AtomicSaturatingAdd(m.bytes_received, bytes_received);
+
+  // The usual end, complete now: a success on an OK member below its
+  // busy_limit, with no error to forget, whose method counted its load at
+  // the start. These fields are read without the lock: when a process
+  // holding it changes them meanwhile, this end counts as if it had come
+  // just before that change.
+  const Method method = zone.GetMethod();
+  const bool load_at_start =
+      method == Method::kRequest || method == Method::kSession || method == Method::kNext;
+  return !(outcome == Outcome::kSuccess && load_at_start && m.GetHealth() == Health::kOk &&
+           !(m.busy_limit > 0 && in_flight >= m.busy_limit) && m.first_error_ms == 0 &&
+           m.last_error_ms == 0 && m.recover_at_ms == 0);
+}
+
+bool FinishEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+               std::uint64_t bytes_received, std::uint64_t now_ms,
+               Transition* transition) noexcept {
+  if (index >= zone.member_count) return false;
+  MemberState& m = zone.record(index);
   const std::uint64_t mult = ScaledMult(zone, m, now_ms);
   if (zone.GetMethod() == Method::kTraffic)
     AddLoad(m, SaturatingMul(SaturatingAdd(bytes_sent, bytes_received), mult));
   else if (zone.GetMethod() == Method::kBusyness)
-    m.lb_value = SaturatingMul(m.in_flight, mult) / kMultScale;
+    m.lb_value = SaturatingMul(AtomicLoad(m.in_flight), mult) / kMultScale;
 
   HealthCause cause = HealthCause::kRequestSucceeded;
   switch (outcome) {
@@ -314,9 +331,9 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
     ++m.errors;
     CountError(zone.activity(index), now_ms);
   }
-  // The common case: a success on an OK member below its busy_limit only
-  // forgets a local error (what ChangeHealth() would do, without a change
-  // of health, and the kNotBusy step below would change nothing either).
+  // A success on an OK member below its busy_limit only forgets a local
+  // error (what ChangeHealth() would do, without a change of health, and
+  // the kNotBusy step below would change nothing either).
   if (outcome == Outcome::kSuccess && m.GetHealth() == Health::kOk && !BusyNow(m)) {
     m.first_error_ms = m.last_error_ms = m.recover_at_ms = 0;
     return false;
@@ -329,6 +346,13 @@ bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
       m.probe_kind == static_cast<std::uint8_t>(ProbeKind::kRequest))
     return ChangeHealth(zone, index, HealthCause::kProbeLost, now_ms, transition);
   return ChangeHealth(zone, index, HealthCause::kNotBusy, now_ms, transition);
+}
+
+bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+               std::uint64_t bytes_received, std::uint64_t now_ms, Transition* transition,
+               std::size_t process) noexcept {
+  return EndAttempt(zone, index, outcome, bytes_sent, bytes_received, process) &&
+         FinishEnd(zone, index, outcome, bytes_sent, bytes_received, now_ms, transition);
 }
 
 }  // namespace sticky

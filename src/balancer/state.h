@@ -11,7 +11,8 @@
 // by name.
 //
 // Locking is the caller's business: the glue holds the zone lock around every
-// call that takes a `Zone&` (and around Select(), which reads it). Time is
+// call that takes a `Zone&` (and around Select(), which reads it), except
+// EndAttempt(), which changes only counters that are atomic. Time is
 // always a parameter (`now_ms`, a monotonic clock in milliseconds such as
 // ngx_current_msec); 0 means "never" in the time fields.
 //
@@ -49,7 +50,7 @@ struct MemberState {
   std::uint32_t configured_lbfactor;   // as the file said at the last load
   std::uint64_t lb_mult;               // LCM(all lbfactors) / lbfactor
   std::uint64_t lb_value;              // load by the balancer's method; lowest wins
-  std::uint64_t in_flight;             // attempts started and not ended
+  std::uint64_t in_flight;             // attempts started and not ended (atomic: counters.h)
   std::uint64_t first_error_ms;        // first failure of the current error streak
   std::uint64_t last_error_ms;         // latest failure
   std::uint64_t recover_at_ms;         // while ERR: last_error_ms + recover_time
@@ -58,8 +59,8 @@ struct MemberState {
   std::uint64_t sticky_hits;           // attempts that went to their session's member
   std::uint64_t new_sessions;          // attempts without a session (mod_jk's "sessions")
   std::uint64_t errors;                // failed attempts
-  std::uint64_t bytes_sent;            // to the member
-  std::uint64_t bytes_received;        // from the member
+  std::uint64_t bytes_sent;            // to the member (atomic: counters.h)
+  std::uint64_t bytes_received;        // from the member (atomic: counters.h)
 
   // status page: activity for the drain view (status_window.h)
   std::uint64_t last_request_ms;       // latest attempt started; 0: none yet
@@ -310,10 +311,27 @@ bool ReportStart(Zone& zone, std::size_t index, AttemptKind kind, std::uint64_t 
                  Transition* transition = nullptr, std::size_t process = kNoProcess) noexcept;
 
 // The attempt on member `index`, started by the process of slot `process`,
-// ended (nginx: peer.free). `bytes_sent` and `bytes_received` feed the
-// counters and the Traffic method. Returns true and fills *transition if
-// the outcome changed the member's health (at most one change: the
-// outcome's, else leaving ERR/PRB or OK/BUSY).
+// ended (nginx: peer.free), in two steps so that the common end takes no
+// lock.
+//
+// EndAttempt(), without the zone lock: gives back what the attempt held
+// (in_flight, the slot's count) and adds its bytes, by atomic operations
+// (counters.h). Returns false when that is the whole end: a success on an
+// OK member below its busy_limit, with no error to forget, whose method
+// counts load at the start (Request, Session, Next). Otherwise FinishEnd()
+// must follow.
+bool EndAttempt(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+                std::uint64_t bytes_received, std::size_t process = kNoProcess) noexcept;
+
+// FinishEnd(), zone locked: the rest. `bytes_sent` and `bytes_received` feed
+// the Traffic method. Returns true and fills *transition if the outcome
+// changed the member's health (at most one change: the outcome's, else
+// leaving ERR/PRB or OK/BUSY).
+bool FinishEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
+               std::uint64_t bytes_received, std::uint64_t now_ms,
+               Transition* transition = nullptr) noexcept;
+
+// Both steps, zone locked.
 bool ReportEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t bytes_sent,
                std::uint64_t bytes_received, std::uint64_t now_ms,
                Transition* transition = nullptr, std::size_t process = kNoProcess) noexcept;

@@ -283,7 +283,8 @@ enum {
     STICKY_OUTCOME_CONNECT_FAILED = 1,  /* refused, or timed out, before sending */
     STICKY_OUTCOME_READ_FAILED = 2,     /* broken connection, invalid reply */
     STICKY_OUTCOME_NEUTRAL = 3,         /* says nothing of the member */
-    STICKY_OUTCOME_REPLY_TIMEOUT = 4    /* no reply within the read timeout */
+    STICKY_OUTCOME_REPLY_TIMEOUT = 4,   /* no reply within the read timeout */
+    STICKY_OUTCOME_FAIL_ON_STATUS = 5   /* judged: a status of fail_on_status */
 };
 
 /* Request time, zone locked: an attempt on decision->member starts, in the
@@ -295,17 +296,28 @@ int sticky_report_start(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
 /*
- * Request time, zone locked: the attempt on `member`, started in the
- * process of slot `process` (as given to sticky_report_start()), ended. With
+ * Request time: the attempt on `member`, started in the process of slot
+ * `process` (as given to sticky_report_start()), ended; in two steps, so
+ * that the usual end takes no lock.
+ *
+ * sticky_end_attempt(), zone NOT locked: gives back the attempt's count in
+ * flight and adds its bytes (atomic operations on the zone). With
  * STICKY_OUTCOME_SUCCESS, `status` is the response status (0: unknown),
  * judged by the member's fail_on_status: positive, the member goes to ERR;
- * negative, the attempt counts as neutral. Returns 1 and fills *t when the
- * member's health changed.
+ * negative, the attempt counts as neutral. Returns -1 when that was the
+ * whole end (a success on a healthy member, the usual case); otherwise the
+ * judged outcome (a STICKY_OUTCOME_...), for sticky_finish_end().
+ *
+ * sticky_finish_end(), zone locked: the rest of the end (errors, health,
+ * the load of the Traffic and Busyness methods), for the judged outcome.
+ * Returns 1 and fills *t when the member's health changed.
  */
-int sticky_report_end(const sticky_balancer_t *b, void *zone, size_t member,
+int sticky_end_attempt(const sticky_balancer_t *b, void *zone, size_t member,
     int process, int outcome, int status, uint64_t bytes_sent,
-    uint64_t bytes_received, uint64_t now_ms, sticky_transition_t *t)
-    STICKY_NOEXCEPT;
+    uint64_t bytes_received) STICKY_NOEXCEPT;
+int sticky_finish_end(const sticky_balancer_t *b, void *zone, size_t member,
+    int judged, uint64_t bytes_sent, uint64_t bytes_received,
+    uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
 /*
  * Timer, zone locked: recovery and load decay (worker.maintain). Every

@@ -76,6 +76,18 @@ void ToC(const sticky::Transition& from, sticky_transition_t* to) {
     to->level = STICKY_LOG_INFO;
 }
 
+// A STICKY_OUTCOME_... after fail_on_status was applied, in the core's terms.
+sticky::Outcome JudgedOutcome(int judged) {
+  switch (judged) {
+    case STICKY_OUTCOME_SUCCESS: return sticky::Outcome::kSuccess;
+    case STICKY_OUTCOME_CONNECT_FAILED: return sticky::Outcome::kConnectFailed;
+    case STICKY_OUTCOME_READ_FAILED: return sticky::Outcome::kReadFailed;
+    case STICKY_OUTCOME_REPLY_TIMEOUT: return sticky::Outcome::kReplyTimeout;
+    case STICKY_OUTCOME_FAIL_ON_STATUS: return sticky::Outcome::kFailOnStatus;
+    default: return sticky::Outcome::kNeutral;
+  }
+}
+
 sticky::StatusVerdict Judge(const sticky_balancer_t* b, std::size_t member, int status) {
   const std::vector<int>& list = b->balancer.members[member].fail_on_status;
   if (list.empty()) return sticky::StatusVerdict::kPass;  // most members
@@ -367,28 +379,31 @@ STICKY_API int sticky_report_start(const sticky_balancer_t* b, void* zone,
   return 1;
 }
 
-STICKY_API int sticky_report_end(const sticky_balancer_t* b, void* zone, size_t member,
-                                 int process, int outcome, int status, uint64_t bytes_sent,
-                                 uint64_t bytes_received, uint64_t now_ms,
-                                 sticky_transition_t* t) noexcept {
-  if (member >= b->selector.member_count()) return 0;
-  sticky::Outcome o = sticky::Outcome::kNeutral;
-  switch (outcome) {
-    case STICKY_OUTCOME_SUCCESS:
-      switch (Judge(b, member, status)) {
-        case sticky::StatusVerdict::kPass: o = sticky::Outcome::kSuccess; break;
-        case sticky::StatusVerdict::kFailMember: o = sticky::Outcome::kFailOnStatus; break;
-        case sticky::StatusVerdict::kFailRequest: o = sticky::Outcome::kNeutral; break;
-      }
-      break;
-    case STICKY_OUTCOME_CONNECT_FAILED: o = sticky::Outcome::kConnectFailed; break;
-    case STICKY_OUTCOME_READ_FAILED: o = sticky::Outcome::kReadFailed; break;
-    case STICKY_OUTCOME_REPLY_TIMEOUT: o = sticky::Outcome::kReplyTimeout; break;
-    default: break;
+STICKY_API int sticky_end_attempt(const sticky_balancer_t* b, void* zone, size_t member,
+                                  int process, int outcome, int status, uint64_t bytes_sent,
+                                  uint64_t bytes_received) noexcept {
+  if (member >= b->selector.member_count()) return -1;
+  int judged = outcome;
+  if (outcome == STICKY_OUTCOME_SUCCESS) {
+    switch (Judge(b, member, status)) {
+      case sticky::StatusVerdict::kPass: break;
+      case sticky::StatusVerdict::kFailMember: judged = STICKY_OUTCOME_FAIL_ON_STATUS; break;
+      case sticky::StatusVerdict::kFailRequest: judged = STICKY_OUTCOME_NEUTRAL; break;
+    }
   }
+  if (!sticky::EndAttempt(ZoneAt(zone), member, JudgedOutcome(judged), bytes_sent, bytes_received,
+                          Slot(process)))
+    return -1;
+  return judged;
+}
+
+STICKY_API int sticky_finish_end(const sticky_balancer_t* b, void* zone, size_t member,
+                                 int judged, uint64_t bytes_sent, uint64_t bytes_received,
+                                 uint64_t now_ms, sticky_transition_t* t) noexcept {
+  if (member >= b->selector.member_count()) return 0;
   sticky::Transition transition;
-  if (!sticky::ReportEnd(ZoneAt(zone), member, o, bytes_sent, bytes_received, now_ms, &transition,
-                         Slot(process)))
+  if (!sticky::FinishEnd(ZoneAt(zone), member, JudgedOutcome(judged), bytes_sent, bytes_received,
+                         now_ms, &transition))
     return 0;
   ToC(transition, t);
   return 1;

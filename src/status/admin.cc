@@ -4,9 +4,10 @@
 #include <cctype>
 #include <limits>
 
+#include "balancer/counters.h"
 #include "config/message.h"
-#include "status/status_window.h"
 #include "config/values.h"
+#include "status/status_window.h"
 
 namespace sticky {
 namespace {
@@ -145,7 +146,7 @@ bool SetLbfactor(Zone& zone, std::size_t index, std::uint32_t lbfactor) noexcept
   if (zone.GetMethod() == Method::kBusyness)  // lb_value is in_flight x lb_mult
     for (std::size_t i = 0; i < zone.member_count; ++i) {
       MemberState& r = zone.record(i);
-      r.lb_value = r.in_flight * r.lb_mult;
+      r.lb_value = AtomicLoad(r.in_flight) * r.lb_mult;
     }
   return true;
 }
@@ -156,9 +157,10 @@ bool ResetMember(Zone& zone, std::size_t index, std::uint64_t now_ms,
   MemberState& m = zone.record(index);
   m.requests = m.requests_at_maintenance = 0;
   m.sticky_hits = m.new_sessions = m.errors = 0;
-  m.bytes_sent = m.bytes_received = 0;
+  AtomicStore(m.bytes_sent, 0);  // also changed without the lock (counters.h)
+  AtomicStore(m.bytes_received, 0);
   m.probes = m.probe_failures = 0;
-  m.lb_value = zone.GetMethod() == Method::kBusyness ? m.in_flight * m.lb_mult : 0;
+  m.lb_value = zone.GetMethod() == Method::kBusyness ? AtomicLoad(m.in_flight) * m.lb_mult : 0;
   m.last_request_ms = 0;
   ClearWindow(m);
   // Error times, probe claims and the state itself: OK/IDLE, as mod_jk.

@@ -52,8 +52,10 @@ class TransitionsTest : public ::testing::Test {
       d.member = static_cast<int>(i);
       sticky_transition_t t;
       sticky_report_start(b_, memory_.data(), &d, 0, -1, now, &t);
-      ASSERT_EQ(1, sticky_report_end(b_, memory_.data(), i, -1, STICKY_OUTCOME_CONNECT_FAILED, 0, 0,
-                                     0, now, &t));
+      const int judged =
+          sticky_end_attempt(b_, memory_.data(), i, -1, STICKY_OUTCOME_CONNECT_FAILED, 0, 0, 0);
+      ASSERT_EQ(STICKY_OUTCOME_CONNECT_FAILED, judged);
+      ASSERT_EQ(1, sticky_finish_end(b_, memory_.data(), i, judged, 0, 0, now, &t));
       ASSERT_EQ(std::string("ERR"), t.to);
     }
   }
