@@ -119,6 +119,28 @@ ngx_http_sticky_probe(ngx_http_sticky_srv_conf_t *scf, ngx_uint_t member,
 }
 
 
+/*
+ * The probe an event of its connection is for; NULL, the probe ended, when a
+ * quitting process closes it (c->close).
+ */
+ngx_http_sticky_probe_t *
+ngx_http_sticky_probe_of(ngx_event_t *ev)
+{
+    ngx_connection_t         *c;
+    ngx_http_sticky_probe_t  *pr;
+
+    c = ev->data;
+    pr = c->data;
+
+    if (c->close) {
+        ngx_http_sticky_probe_done(pr, STICKY_PROBE_ABANDONED, NULL, 0);
+        return NULL;
+    }
+
+    return pr;
+}
+
+
 /* Connected (the first call), or the request can go on. */
 void
 ngx_http_sticky_probe_write(ngx_event_t *wev)
@@ -127,13 +149,12 @@ ngx_http_sticky_probe_write(ngx_event_t *wev)
     ngx_connection_t         *c;
     ngx_http_sticky_probe_t  *pr;
 
-    c = wev->data;
-    pr = c->data;
-
-    if (c->close) {
-        ngx_http_sticky_probe_done(pr, STICKY_PROBE_ABANDONED, NULL, 0);
+    pr = ngx_http_sticky_probe_of(wev);
+    if (pr == NULL) {
         return;
     }
+
+    c = wev->data;
 
     if (pr->send == pr->send_end) {
         return;   /* sent: waiting for the answer */
@@ -179,13 +200,12 @@ ngx_http_sticky_probe_read(ngx_event_t *rev)
     ngx_connection_t         *c;
     ngx_http_sticky_probe_t  *pr;
 
-    c = rev->data;
-    pr = c->data;
-
-    if (c->close) {
-        ngx_http_sticky_probe_done(pr, STICKY_PROBE_ABANDONED, NULL, 0);
+    pr = ngx_http_sticky_probe_of(rev);
+    if (pr == NULL) {
         return;
     }
+
+    c = rev->data;
 
     if (pr->send < pr->send_end) {
         return;   /* the request is not out yet */

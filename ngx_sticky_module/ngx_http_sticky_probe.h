@@ -29,6 +29,7 @@ typedef struct {
 
 
 /* ngx_http_sticky_probe.c */
+ngx_http_sticky_probe_t *ngx_http_sticky_probe_of(ngx_event_t *ev);
 void ngx_http_sticky_probe_write(ngx_event_t *wev);
 void ngx_http_sticky_probe_read(ngx_event_t *rev);
 void ngx_http_sticky_probe_done(ngx_http_sticky_probe_t *pr, int verdict,

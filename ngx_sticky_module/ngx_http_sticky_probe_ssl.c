@@ -352,14 +352,10 @@ ngx_http_sticky_probe_ssl_connected(ngx_connection_t *c)
 static void
 ngx_http_sticky_probe_ssl_handler(ngx_event_t *ev)
 {
-    ngx_connection_t         *c;
     ngx_http_sticky_probe_t  *pr;
 
-    c = ev->data;
-    pr = c->data;
-
-    if (c->close) {
-        ngx_http_sticky_probe_done(pr, STICKY_PROBE_ABANDONED, NULL, 0);
+    pr = ngx_http_sticky_probe_of(ev);
+    if (pr == NULL) {
         return;
     }
 
