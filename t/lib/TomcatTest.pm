@@ -365,7 +365,8 @@ sub kill_busiest_while_shopping {
     note "$f->{in_flight} request(s) in flight during the kill";
     ok($f->{requests} >= $n * 12, "the shoppers made $f->{requests} requests (at least 6 rounds each)");
     is_deeply($f->{failed}, [], 'kill: every request of every shopper is answered 200');
-    is_deeply($f->{lost_session}, [], 'kill: no shopper got a new session');
+    is_deeply($f->{lost_session}, [], 'kill: no shopper got a new session')
+        or diag_lost_sessions($cluster, $carts, $f->{lost_carts});
     is_deeply($f->{lost_book}, [], 'kill: every read shows all books added before it');
     is_deeply($f->{wrong_node}, [], "kill: carts of $victim continue on exactly one other node, "
               . 'the other carts stay on theirs');
@@ -398,6 +399,21 @@ sub carts_after_kill {
     note "carts of $victim moved to: " . join ', ', map { "$_ $moved_to->{$_}" } sort keys %$moved_to;
     is_deeply([$shop->bad_dups], [], 'a book appears twice only when its request was in flight at the kill');
     note "$g->{dups} cart(s) with a book twice (a request retried at the kill)" if $g->{dups};
+}
+
+# When carts lost their session at the kill: what each node's Tomcat logged
+# of those sessions (by the id without its route) and of its replication
+# (tribes' "Unable to ..." warnings), so that a session the cluster could not
+# hand over is told apart from a request sent to the wrong node.
+sub diag_lost_sessions {
+    my ($cluster, $carts, $lost) = @_;
+    my @ids = grep { length } map { (($carts->[$_]{client}->session // '') =~ /^([^.]+)/)[0] // '' } @$lost;
+    diag 'carts that lost their session: ' . join(', ', map { "$_ (" . ($carts->[$_]{client}->session // 'none') . ')' } @$lost);
+    for my $n (1 .. $cluster->nodes) {
+        my @lines = grep { my $l = $_; $l =~ /Unable to|tribes.*(?:SEVERE|WARNING)/ || grep { index($l, $_) >= 0 } @ids }
+                    split /\n/, $cluster->catalina_since($n, 0);
+        diag "tomcat$n catalina.out, " . scalar(@lines) . ' line(s):' . join('', map { "\n  $_" } @lines[0 .. ($#lines < 40 ? $#lines : 39)]);
+    }
 }
 
 # 4. The killed node started again (cluster.sh restart-node returns when it
@@ -1104,7 +1120,7 @@ sub _shop {
 sub findings {
     my ($self, $victim, $kill_start, $kill_end) = @_;
     @$self{qw(kill_start kill_end)} = ($kill_start, $kill_end);
-    my %f = map { $_ => [] } qw(failed lost_session lost_book wrong_node not_changed changed_home);
+    my %f = map { $_ => [] } qw(failed lost_session lost_carts lost_book wrong_node not_changed changed_home);
     my %moved_to;
     my ($requests, $in_flight) = (0, 0);
     for my $k (@{$self->{shoppers}}) {
@@ -1117,7 +1133,10 @@ sub findings {
         my $sid = $cart->{client}->session // '';
         for my $rec (@seen) {
             push @{$f{failed}}, "$k: $rec->{desc}" unless $rec->{status} == 200;
-            push @{$f{lost_session}}, "$k: $rec->{desc}" unless $rec->{session} eq $sid;
+            unless ($rec->{session} eq $sid) {
+                push @{$f{lost_session}}, "$k: $rec->{desc}";
+                push @{$f{lost_carts}}, $k unless grep { $_ == $k } @{$f{lost_carts}};
+            }
             push @{$cart->{books}}, $rec->{book} if $rec->{kind} eq 'add';
             push @{$cart->{added}}, $rec if $rec->{kind} eq 'add';
             if ($rec->{kind} eq 'cart' && $rec->{status} == 200) {
