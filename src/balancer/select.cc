@@ -90,6 +90,7 @@ Selector::Selector(const Balancer& balancer)
   }
 
   for (const MemberInfo& info : members_) distances_.push_back(info.distance);
+  for (int d : distances_) one_distance_ = one_distance_ && d == distances_.front();
 
   for (std::size_t i = 0; i < members_.size(); ++i) by_route_.push_back(static_cast<int>(i));
   std::stable_sort(by_route_.begin(), by_route_.end(),
@@ -200,44 +201,60 @@ int Selector::BestByValue(const Zone& zone, const SelectRequest& request) const 
   // A member whose recover time just passed counts as loaded as the busiest,
   // as it will be once ReportStart() moves it to ERR/REC. That maximum takes
   // a pass over the zone of its own: made only when such a member is usable.
+  const std::uint64_t* max_value = nullptr;
+  std::uint64_t max = 0;
+  for (;;) {
+    Best best;
+    const bool done = one_distance_ ? ScanByValue<true>(zone, request, offset, n, max_value, &best) &&
+                                          ScanByValue<true>(zone, request, 0, offset, max_value, &best)
+                                    : ScanByValue<false>(zone, request, offset, n, max_value, &best) &&
+                                          ScanByValue<false>(zone, request, 0, offset, max_value, &best);
+    if (done) return best.index;
+    for (std::size_t i = 0; i < n; ++i) max = std::max(max, zone.record(i).lb_value);
+    max_value = &max;
+  }
+}
+
+template <bool kOneDistance>
+bool Selector::ScanByValue(const Zone& zone, const SelectRequest& request, std::size_t from,
+                           std::size_t to, const std::uint64_t* max_value,
+                           Best* best) const noexcept {
   const MemberState* records = zone.records();
   const std::uint64_t* tried = request.tried;
   const std::uint64_t now_ms = request.now_ms;
-  bool know_max = false;
-  std::uint64_t max_value = 0;
-  for (;;) {
-    int best = -1;
-    int best_distance = INT_MAX;
-    std::uint64_t best_value = 0;
-    bool need_max = false;
-    for (std::size_t k = 0, i = offset; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
-      // Usable(), inline: this loop is the cost of a new session.
-      const MemberState& m = records[i];
-      if (m.activation != static_cast<std::uint8_t>(Activation::kActive) || WasTried(tried, i))
-        continue;
-      std::uint64_t value = m.lb_value;
-      if (!Healthy(m)) {
-        if (!MemberUsable(zone, m, now_ms)) continue;
-        if (RecoverDue(m, now_ms)) {
-          if (!know_max) {
-            need_max = true;
-            break;
-          }
-          value = max_value;
-        }
-      }
-      const int distance = distances_[i];
-      if (best < 0 || distance < best_distance ||
-          (distance == best_distance && value < best_value)) {
-        best = static_cast<int>(i);
-        best_distance = distance;
-        best_value = value;
+  int best_index = best->index;
+  int best_distance = best->distance;
+  std::uint64_t best_value = best->value;
+  for (std::size_t i = from; i < to; ++i) {
+    // Usable(), inline: this loop is the cost of a new session.
+    const MemberState& m = records[i];
+    if (m.activation != static_cast<std::uint8_t>(Activation::kActive) || WasTried(tried, i))
+      continue;
+    std::uint64_t value = m.lb_value;
+    if (!Healthy(m)) {
+      if (!MemberUsable(zone, m, now_ms)) continue;
+      if (RecoverDue(m, now_ms)) {
+        if (max_value == nullptr) return false;
+        value = *max_value;
       }
     }
-    if (!need_max) return best;
-    for (std::size_t i = 0; i < n; ++i) max_value = std::max(max_value, records[i].lb_value);
-    know_max = true;
+    if (kOneDistance) {
+      if (best_index < 0 || value < best_value) {
+        best_index = static_cast<int>(i);
+        best_value = value;
+      }
+      continue;
+    }
+    const int distance = distances_[i];
+    if (best_index < 0 || distance < best_distance ||
+        (distance == best_distance && value < best_value)) {
+      best_index = static_cast<int>(i);
+      best_distance = distance;
+      best_value = value;
+    }
   }
+  *best = Best{best_index, best_distance, best_value};
+  return true;
 }
 
 // mod_jk's find_failover_worker() takes the redirect of the first member

@@ -128,12 +128,24 @@ class Selector {
   int Rendezvous(const Zone& zone, const SelectRequest& request, const int* indexes,
                  std::size_t count, std::string_view session_id) const noexcept;
   int BestByValue(const Zone& zone, const SelectRequest& request) const noexcept;
+  // The best of members [from, to) into *best (BestByValue's scan, in two
+  // ranges instead of one wrapping around); false when a member due for
+  // recovery needs the highest load value, which *max_value does not give yet.
+  struct Best {
+    int index = -1;
+    int distance = 0;
+    std::uint64_t value = 0;
+  };
+  template <bool kOneDistance>
+  bool ScanByValue(const Zone& zone, const SelectRequest& request, std::size_t from,
+                   std::size_t to, const std::uint64_t* max_value, Best* best) const noexcept;
   int HotStandby(const Zone& zone, const SelectRequest& request) const noexcept;
 
   std::vector<MemberInfo> members_;
   std::vector<int> by_route_;      // member indexes sorted by route
   std::vector<int> route_table_;   // hash table route -> member index (-1: empty)
   std::vector<int> distances_;     // members_[i].distance, packed for BestByValue's scan
+  bool one_distance_ = true;       // every member has the same distance (the usual file)
   std::vector<Domain> domains_;    // sorted by name
   std::vector<int> hot_standbys_;  // redirect targets in member order, no repeats
   bool sticky_session_ = true;

@@ -95,6 +95,45 @@ TEST_F(SelectTest, DistanceTiers) {
   EXPECT_EQ("far", Pick());
 }
 
+// Equal loads: the scan starts at the rotation and wraps around; the first
+// member of the lowest distance from there wins.
+TEST_F(SelectTest, TiesGoToTheFirstFromTheRotationAroundTheEnd) {
+  Add("a");
+  Add("b");
+  Add("c");
+  Add("d");
+  Build();
+  for (std::uint64_t r = 0; r < 8; ++r) {
+    zone_->rotation = r;
+    EXPECT_EQ(std::string(1, "abcd"[r % 4]), Describe(*selector_, Choose(""))) << r;
+  }
+  Tried("a");
+  zone_->rotation = 4;
+  EXPECT_EQ("b", Describe(*selector_, Choose("")));
+  Tried("d");
+  zone_->rotation = 3;
+  EXPECT_EQ("b", Describe(*selector_, Choose(""))) << "d tried, a tried: around to b";
+}
+
+TEST_F(SelectTest, TiesWithinTheLowestDistanceAroundTheEnd) {
+  Add("a", 1, 1);
+  Add("b", 1, 0);
+  Add("c", 1, 1);
+  Add("d", 1, 0);
+  Build();
+  const char* expected[] = {"b", "b", "d", "d"};
+  for (std::uint64_t r = 0; r < 4; ++r) {
+    zone_->rotation = r;
+    EXPECT_EQ(expected[r], Describe(*selector_, Choose(""))) << r;
+  }
+  State("d").lb_value = 5;
+  zone_->rotation = 3;
+  EXPECT_EQ("b", Describe(*selector_, Choose(""))) << "the lower load of distance 0";
+  State("b").lb_value = 9;
+  State("a").lb_value = 0;
+  EXPECT_EQ("d", Describe(*selector_, Choose(""))) << "distance before load";
+}
+
 TEST_F(SelectTest, StickyOffIgnoresSessions) {
   balancer_.sticky_session = false;
   Add("n1");
