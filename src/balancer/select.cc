@@ -36,6 +36,14 @@ bool Healthy(const MemberState& m) {
 // The hash of a route in the route table.
 std::size_t RouteHash(std::string_view route) { return static_cast<std::size_t>(WordHash(route)); }
 
+// The first 8 bytes of a route, zero padded: what a route table slot keeps.
+std::uint64_t RouteHead(std::string_view route) {
+  if (route.size() >= 8) return Load64(route.data());
+  std::uint64_t head = 0;
+  std::memcpy(&head, route.data(), route.size());
+  return head;
+}
+
 // a == b for strings of `n` bytes each: words compared inline (routes are
 // short), memcmp() beyond 16 bytes.
 bool SameBytes(const char* a, const char* b, std::size_t n) {
@@ -100,13 +108,17 @@ Selector::Selector(const Balancer& balancer)
   // with a route wins, as in by_route_.
   std::size_t slots = 4;
   while (slots < 2 * members_.size()) slots *= 2;
-  route_table_.assign(slots, -1);
+  std::vector<RouteSlot> table(slots);
   for (std::size_t i = 0; i < members_.size(); ++i) {
-    std::size_t h = RouteHash(members_[i].route) & (slots - 1);
-    while (route_table_[h] >= 0 && members_[route_table_[h]].route != members_[i].route)
+    const std::string& route = members_[i].route;
+    std::size_t h = RouteHash(route) & (slots - 1);
+    while (table[h].member >= 0 && members_[table[h].member].route != route)
       h = (h + 1) & (slots - 1);
-    if (route_table_[h] < 0) route_table_[h] = static_cast<int>(i);
+    if (table[h].member < 0)
+      table[h] = RouteSlot{RouteHead(route), static_cast<std::uint32_t>(route.size()),
+                           static_cast<std::int32_t>(i)};
   }
+  route_table_ = std::move(table);
 
   for (std::size_t i = 0; i < members_.size(); ++i) {
     const std::string& name = members_[i].domain;
@@ -141,11 +153,14 @@ int Selector::FindRoute(std::string_view route) const noexcept {
     return *it;
   }
   const std::size_t mask = route_table_.size() - 1;
+  const std::uint64_t head = RouteHead(route);
   for (std::size_t h = RouteHash(route) & mask;; h = (h + 1) & mask) {
-    const int i = route_table_[h];
-    if (i < 0) return -1;
-    const std::string& r = members_[i].route;
-    if (r.size() == route.size() && SameBytes(r.data(), route.data(), r.size())) return i;
+    const RouteSlot& slot = route_table_[h];
+    if (slot.member < 0) return -1;
+    if (slot.size != route.size() || slot.head != head) continue;
+    if (route.size() <= 8) return slot.member;
+    const std::string& r = members_[slot.member].route;
+    if (SameBytes(r.data() + 8, route.data() + 8, r.size() - 8)) return slot.member;
   }
 }
 

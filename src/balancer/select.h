@@ -143,7 +143,15 @@ class Selector {
 
   std::vector<MemberInfo> members_;
   std::vector<int> by_route_;      // member indexes sorted by route
-  std::vector<int> route_table_;   // hash table route -> member index (-1: empty)
+  // The route table: open addressing on the route's hash. A slot keeps the
+  // route's size and first 8 bytes, so a lookup compares routes of up to 8
+  // bytes (tomcat1 ... tomcat99) without reading the member's record.
+  struct RouteSlot {
+    std::uint64_t head = 0;  // RouteHead(route)
+    std::uint32_t size = 0;
+    std::int32_t member = -1;  // -1: empty
+  };
+  std::vector<RouteSlot> route_table_;
   std::vector<int> distances_;     // members_[i].distance, packed for BestByValue's scan
   bool one_distance_ = true;       // every member has the same distance (the usual file)
   std::vector<Domain> domains_;    // sorted by name
