@@ -14,7 +14,7 @@
  * A request body (Content-Length > 0) is read and dropped as Tomcat reads
  * it: the packet that follows the request, then GET_BODY_CHUNKs for the
  * rest. Anything else closes the connection. Packets up to 65536 bytes.
- * Protocol: /work/shared/reference/ajp.md section 4, src/c_api/sticky_core.h.
+ * The packets are those of src/ajp/ (wire.h: the framing, codes.h: the codes).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -5,7 +5,8 @@
 # sends as JK_LB_ACTIVATION, for HTTP). Backends here echo the header they
 # got; the status page drains and stops a worker as an operator would.
 # Also: `sessions_window=` at nginx -t, and sessions counted per worker over
-# real requests.
+# real requests, kept by a reload (members reordered and added) and started
+# afresh by a reload that changes the window.
 
 use strict;
 use warnings;
@@ -137,6 +138,37 @@ like($props, qr/^worker\.n1\.drain_done=False$/m, 'properties: drain_done');
 my $prom = $t->get($front, '/admin?format=prometheus')->{body};
 like($prom, qr/^sticky_worker_sessions\{upstream="cluster",worker="n1"[^}]*\} 42$/m,
      'prometheus: sticky_worker_sessions') or diag $prom;
+
+# --- a reload keeps them, by worker name ----------------------------------------------------
+
+sub sum { my $s = 0; $s += $_ for @_; return $s }
+my %requests_before = map { $_ => sum(@{worker($doc, 'cluster', $_)->{history}{requests}}) } qw(n1 n2);
+ok($requests_before{n1} > 0 && $requests_before{n2} > 0, 'the history has the requests')
+    or diag explain \%requests_before;
+
+# The members reordered, and one more (n3, on n1's backend): records go by name.
+$t->write_file('workers.properties', lb_properties('cluster', {},
+    map { [$_ => { port => $port{$_ eq 'n3' ? 'n1' : $_} }] } qw(n2 n3 n1)));
+ok($t->reload, 'reload: members reordered, n3 added');
+$doc = status_json($t, $front, '/admin');
+is(worker($doc, 'cluster', 'n1')->{sessions}, 42, "n1's sessions are kept across the reload");
+is(worker($doc, 'cluster', 'n2')->{sessions}, 41, "n2's too, though it is first now");
+is(worker($doc, 'cluster', 'n3')->{sessions}, 0, 'the new member starts with none');
+is(sum(@{worker($doc, 'cluster', $_)->{history}{requests}}), $requests_before{$_},
+   "${_}'s history is kept") for qw(n1 n2);
+
+# Another window: the sketches start afresh (they measured another span),
+# the history stays.
+$t->write_conf($conf->('sessions_window=2m'));
+ok($t->reload, 'reload: sessions_window=2m');
+$doc = status_json($t, $front, '/admin');
+is(worker($doc, 'cluster', 'n1')->{sessions_window_s}, 120, 'the new window');
+is(worker($doc, 'cluster', 'n1')->{sessions}, 0, 'a new window counts from the reload on');
+is(sum(@{worker($doc, 'cluster', 'n1')->{history}{requests}}), $requests_before{n1},
+   'the history is kept');
+ask('/', session_id('n1-1', 'n1'));
+is(worker(status_json($t, $front, '/admin'), 'cluster', 'n1')->{sessions}, 1,
+   'and counts again');
 
 $t->finish;
 done_testing;
