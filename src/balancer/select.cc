@@ -220,10 +220,13 @@ int Selector::BestByValue(const Zone& zone, const SelectRequest& request) const 
   std::uint64_t max = 0;
   for (;;) {
     Best best;
-    const bool done = one_distance_ ? ScanByValue<true>(zone, request, offset, n, max_value, &best) &&
-                                          ScanByValue<true>(zone, request, 0, offset, max_value, &best)
-                                    : ScanByValue<false>(zone, request, offset, n, max_value, &best) &&
-                                          ScanByValue<false>(zone, request, 0, offset, max_value, &best);
+    // From the rotation to the end, then from the start to the rotation.
+    const bool done =
+        one_distance_
+            ? ScanByValue<true>(zone, request, offset, n, max_value, &best) &&
+                  ScanByValue<true>(zone, request, 0, offset, max_value, &best)
+            : ScanByValue<false>(zone, request, offset, n, max_value, &best) &&
+                  ScanByValue<false>(zone, request, 0, offset, max_value, &best);
     if (done) return best.index;
     for (std::size_t i = 0; i < n; ++i) max = std::max(max, zone.record(i).lb_value);
     max_value = &max;
