@@ -589,8 +589,8 @@ size_t sticky_ajp_member_bytes(sticky_str_t route, sticky_str_t secret)
  * Appends the member's part after the `len` bytes of sticky_ajp_encode_request
  * at `buf` (which has room for sticky_ajp_member_bytes() more) and sets the
  * packet's length. `activation` is STICKY_ACTIVE, ... (sent as ACT, DIS,
- * STP). Returns the packet's size, or 0 when it exceeds `max_packet` (then
- * nothing is sent: the glue answers 4xx).
+ * STP; any other value as STP). Returns the packet's size, or 0 when it
+ * exceeds `max_packet` (then nothing is sent: the glue answers 4xx).
  */
 size_t sticky_ajp_finish_request(unsigned char *buf, size_t len,
     sticky_str_t route, sticky_str_t secret, int activation,

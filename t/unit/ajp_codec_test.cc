@@ -161,6 +161,24 @@ TEST(AjpRequestTest, EveryFieldRoundTrips) {
   ExpectRoundTrip(r, Member{S(""), S("s3cr3t"), STICKY_ACTIVE});
 }
 
+// Found by ajp_request_fuzz once the activation names became one table: a
+// value outside STICKY_ACTIVE ... STICKY_STOPPED reads as stopped there, and
+// the test model still expected ACT. The glue passes the member's live
+// activation, always one of the three.
+TEST(AjpRequestTest, AnActivationOutsideTheThreeIsSentAsStopped) {
+  sticky_ajp_request_t r = BaseRequest();
+  for (int activation : {3, 7, -1}) {
+    Packet p = Encode(r, Member{S("n1"), S(""), activation});
+    auto d = Decode(p.data(), p.size());
+    ASSERT_TRUE(d);
+    ASSERT_FALSE(d->attributes.empty());
+    const ajp_test::Field& last = d->attributes.back();
+    EXPECT_EQ("JK_LB_ACTIVATION", last.name.value_or(""));
+    EXPECT_EQ("STP", last.value.value_or("")) << activation;
+  }
+  ExpectRoundTrip(r, Member{S("n1"), S(""), 7});
+}
+
 TEST(AjpRequestTest, AttributesComeInTheDocumentedOrder) {
   sticky_ajp_request_t r = FullRequest();
   r.method = S("PATCH");

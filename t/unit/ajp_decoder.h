@@ -260,9 +260,10 @@ inline ForwardRequest Expect(const sticky_ajp_request_t& req, sticky_str_t route
   }
   if (route.len > 0) ExpectAttribute(&a, 0x06, std::nullopt, ToStr(route));
   if (secret.len > 0) ExpectAttribute(&a, 0x0C, std::nullopt, ToStr(secret));
+  // Any other value is sent as stopped, as NamesOf() reads it.
   const char* activations[] = {"ACT", "DIS", "STP"};
   ExpectAttribute(&a, 0x0A, "JK_LB_ACTIVATION",
-                  std::string(activation >= 0 && activation <= 2 ? activations[activation] : "ACT"));
+                  std::string(activation >= 0 && activation <= 2 ? activations[activation] : "STP"));
   return r;
 }
 
