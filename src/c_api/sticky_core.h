@@ -18,10 +18,12 @@
  *  - A configuration is read-only once loaded, so worker processes share the
  *    master's copy after fork() without locking.
  *
- * Sections, in order: the workers file (loading, diagnostics, lb workers and
- * members), balancing (a balancer, the shared zone, a request's decision),
- * processes, failure and recovery, status and admin, the AJP/1.3 codec.
- * It stays one header on purpose: the glue's whole view of the core.
+ * Sections, in order, each opening with a `--- name ---` rule: common
+ * types; the workers file (loading, diagnostics, lb workers and members);
+ * balancing, then its parts: the shared zone, a request's decision, an
+ * attempt's start and end, the timer and a member's activation; processes;
+ * failure and recovery; status and admin; the AJP/1.3 codec. It stays one
+ * header on purpose: the glue's whole view of the core.
  */
 #ifndef STICKY_CORE_H
 #define STICKY_CORE_H
@@ -36,6 +38,8 @@ extern "C" {
 #define STICKY_NOEXCEPT
 #endif
 
+/* --- common types -------------------------------------------------------- */
+
 typedef struct sticky_config_s  sticky_config_t;   /* a loaded workers.properties */
 typedef struct sticky_lb_s      sticky_lb_t;       /* one lb worker of a config */
 
@@ -47,6 +51,8 @@ typedef struct {
     const char  *data;
     size_t       len;
 } sticky_str_t;
+
+/* --- the workers file ---------------------------------------------------- */
 
 /* Severity of a diagnostic about the file. */
 enum {
@@ -190,6 +196,8 @@ int sticky_balancer_session_cookie(const sticky_balancer_t *b,
 sticky_str_t sticky_balancer_session_path(const sticky_balancer_t *b)
     STICKY_NOEXCEPT;
 
+/* --- balancing: the shared zone ------------------------------------------ */
+
 /* Bytes of zone state for `members` members, `processes` process slots and
  * a sessions window of `window_minutes` (8-byte aligned memory). */
 size_t sticky_zone_bytes(size_t members, size_t processes,
@@ -211,6 +219,8 @@ typedef struct {
 int sticky_zone_build(const sticky_balancer_t *b, void *memory, size_t bytes,
     size_t processes, const void *old, size_t old_bytes, uint64_t now_ms,
     sticky_zone_stats_t *stats, sticky_error_t *err) STICKY_NOEXCEPT;
+
+/* --- balancing: a request's decision ------------------------------------- */
 
 /* The session ids of one request, in the order they are tried. */
 #define STICKY_MAX_SESSIONS  16
@@ -261,6 +271,8 @@ typedef struct {
 void sticky_select(const sticky_balancer_t *b, const void *zone,
     const sticky_sessions_t *sessions, const uint64_t *tried, uint64_t now_ms,
     sticky_decision_t *out, uint64_t *session) STICKY_NOEXCEPT;
+
+/* --- balancing: an attempt's start and end ------------------------------- */
 
 /* How loud a transition is: into an error, back out of one, or routine. */
 enum {
@@ -319,6 +331,8 @@ int sticky_finish_end(const sticky_balancer_t *b, void *zone, size_t member,
     int judged, uint64_t bytes_sent, uint64_t bytes_received,
     uint64_t now_ms, sticky_transition_t *t) STICKY_NOEXCEPT;
 
+/* --- balancing: the timer, and a member's activation --------------------- */
+
 /*
  * Timer, zone locked: recovery and load decay (worker.maintain). Every
  * change is applied; the first `n` are written to `out` (which may be
@@ -338,7 +352,7 @@ size_t sticky_force_recovery(const sticky_balancer_t *b, void *zone,
 int sticky_member_activation(const sticky_balancer_t *b, const void *zone,
     size_t member) STICKY_NOEXCEPT;
 
-/* --- processes ---------------------------------------------------------- */
+/* --- processes ----------------------------------------------------------- */
 
 /*
  * The processes that use a zone. Each worker process takes a slot; the
@@ -372,7 +386,7 @@ size_t sticky_process_release(const sticky_balancer_t *b, void *zone,
 int sticky_process_check_due(void *zone, uint64_t now_ms, uint64_t period_ms)
     STICKY_NOEXCEPT;
 
-/* --- failure and recovery ----------------------------------------------- */
+/* --- failure and recovery ------------------------------------------------ */
 
 /* `sticky_workers FILE probe=URI ...`: recovery options from nginx.conf. */
 typedef struct {
@@ -428,7 +442,7 @@ int sticky_probe_end(const sticky_balancer_t *b, void *zone, size_t member,
     unsigned owner, int verdict, uint64_t now_ms, sticky_transition_t *t)
     STICKY_NOEXCEPT;
 
-/* --- status and admin --------------------------------------------------- */
+/* --- status and admin ---------------------------------------------------- */
 
 /*
  * The status page and the admin actions of `sticky_status`. Handler time:
@@ -515,7 +529,7 @@ int sticky_admin_apply(const sticky_balancer_t *b, void *zone,
     uint64_t now_ms, sticky_admin_result_t *res, sticky_error_t *err)
     STICKY_NOEXCEPT;
 
-/* --- AJP/1.3 codec -------------------------------------------------------- */
+/* --- AJP/1.3 codec ------------------------------------------------------- */
 
 /*
  * The AJP/1.3 protocol between nginx (the web server) and a servlet
