@@ -146,15 +146,9 @@ void ReportAllocations(benchmark::State& state, std::uint64_t before) {
 
 // --- request time ---------------------------------------------------------------
 
-// Room for the candidates of one request, left uninitialized as the C face
-// leaves it (FindSessionCandidates() constructs what it finds in place):
-// an array of SessionCandidate would zero its 16 entries per request, work
-// the module does not do.
-struct CandidateRoom {
-  alignas(sticky::SessionCandidate) unsigned char bytes[sizeof(sticky::SessionCandidate) *
-                                                        sticky::kMaxSessionCandidates];
-  sticky::SessionCandidate* get() { return reinterpret_cast<sticky::SessionCandidate*>(bytes); }
-};
+// The candidates of one request, in storage left uninitialized as the C face
+// leaves it: an array of SessionCandidate would be zeroed per request.
+using CandidateRoom = sticky::Uninitialized<sticky::SessionCandidate, sticky::kMaxSessionCandidates>;
 
 void BM_Decision(benchmark::State& state) {
   World w(static_cast<std::size_t>(state.range(0)), static_cast<int>(state.range(1)));
@@ -165,7 +159,7 @@ void BM_Decision(benchmark::State& state) {
   for (auto _ : state) {
     const Request& r = w.requests[i++ % kRequests];
     CandidateRoom room;
-    sticky::SessionCandidate* c = room.get();
+    sticky::SessionCandidate* c = room.data();
     std::size_t n = sticky::FindSessionCandidates(r.uri, r.views.data(), r.views.size(), names, c,
                                                   sticky::kMaxSessionCandidates);
     sticky::SelectRequest req{c, n, tried, kNow, w.zone->rotation};
@@ -183,7 +177,7 @@ void BM_FindSessions(benchmark::State& state) {
   for (auto _ : state) {
     const Request& r = w.requests[i++ % kRequests];
     CandidateRoom room;
-    sticky::SessionCandidate* c = room.get();
+    sticky::SessionCandidate* c = room.data();
     std::size_t n = sticky::FindSessionCandidates(r.uri, r.views.data(), r.views.size(), names, c,
                                                   sticky::kMaxSessionCandidates);
     benchmark::DoNotOptimize(n);
@@ -226,7 +220,7 @@ void BM_Request(benchmark::State& state) {
   for (auto _ : state) {
     const Request& r = w.requests[i++ % kRequests];
     CandidateRoom room;
-    sticky::SessionCandidate* c = room.get();
+    sticky::SessionCandidate* c = room.data();
     std::size_t n = sticky::FindSessionCandidates(r.uri, r.views.data(), r.views.size(), names, c,
                                                   sticky::kMaxSessionCandidates);
     sticky::SelectRequest req{c, n, tried, kNow, w.zone->rotation};

@@ -391,8 +391,9 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     u = sp->request->upstream;
     shpool = (ngx_slab_pool_t *) scf->shm_zone->shm.addr;
 
-    sent = u->state ? u->state->bytes_sent : 0;
-    received = u->state ? u->state->bytes_received : 0;
+    sent = (u->state && u->state->bytes_sent > 0) ? u->state->bytes_sent : 0;
+    received = (u->state && u->state->bytes_received > 0)
+               ? u->state->bytes_received : 0;
 
     outcome = ngx_http_sticky_outcome(pc, u, state, &status);
 
@@ -410,16 +411,14 @@ ngx_http_sticky_free_peer(ngx_peer_connection_t *pc, void *data,
     /* the usual end (a success on a healthy member) takes no lock */
     judged = sticky_end_attempt(scf->balancer, scf->state, sp->member,
                                 scf->process_slot, outcome, status,
-                                sent > 0 ? sent : 0,
-                                received > 0 ? received : 0);
+                                sent, received);
     changed = 0;
 
     if (judged >= 0) {
         ngx_shmtx_lock(&shpool->mutex);
 
         changed = sticky_finish_end(scf->balancer, scf->state, sp->member,
-                                    judged, sent > 0 ? sent : 0,
-                                    received > 0 ? received : 0,
+                                    judged, sent, received,
                                     ngx_current_msec, &t);
 
         ngx_shmtx_unlock(&shpool->mutex);

@@ -21,10 +21,6 @@ constexpr std::uint64_t kSlowStartMaxFactor = 100;
 
 bool OkFamily(Health h) { return h == Health::kOkIdle || h == Health::kOk || h == Health::kBusy; }
 
-bool BusyNow(const MemberState& m) {
-  return m.busy_limit > 0 && AtomicLoad(m.in_flight) >= m.busy_limit;
-}
-
 std::uint64_t MaxLbValue(const Zone& zone) {
   std::uint64_t max = 0;
   for (std::size_t i = 0; i < zone.member_count; ++i) max = std::max(max, zone.record(i).lb_value);

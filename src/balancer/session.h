@@ -38,6 +38,19 @@ struct SessionNames {
 // nothing follows it (mod_jk then balances the request normally).
 std::string_view SessionRoute(std::string_view session_id) noexcept;
 
+// Room for N objects of T of which none is constructed, for what is
+// constructed in place (FindSessionCandidates() into its `out`): an array of
+// T would be zeroed whole on every request (SessionCandidate has default
+// member initialisers), which costs more than finding the candidates.
+template <typename T, std::size_t N>
+class Uninitialized {
+ public:
+  T* data() noexcept { return reinterpret_cast<T*>(bytes_); }
+
+ private:
+  alignas(T) unsigned char bytes_[N * sizeof(T)];
+};
+
 // Collects the session-id candidates of a request into out[0..capacity) and
 // returns how many were stored:
 //  1. the path parameter `names.path_parameter` followed by '=' in the path

@@ -46,8 +46,10 @@ void AddLoad(MemberState& m, std::uint64_t scaled) {
   m.load_carry = static_cast<std::uint32_t>(total % kMultScale);
 }
 
-bool BusyNow(const MemberState& m) {
-  return m.busy_limit > 0 && AtomicLoad(m.in_flight) >= m.busy_limit;
+// An attempt's end that changes no health: a success on an OK member below
+// its busy_limit (with `in_flight` attempts left on it).
+bool EndsWithoutChange(const MemberState& m, Outcome outcome, std::uint64_t in_flight) {
+  return outcome == Outcome::kSuccess && m.GetHealth() == Health::kOk && !BusyWith(m, in_flight);
 }
 
 bool Overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
@@ -291,8 +293,7 @@ bool EndAttempt(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t by
   const Method method = zone.GetMethod();
   const bool load_at_start =
       method == Method::kRequest || method == Method::kSession || method == Method::kNext;
-  return !(outcome == Outcome::kSuccess && load_at_start && m.GetHealth() == Health::kOk &&
-           !(m.busy_limit > 0 && in_flight >= m.busy_limit) && m.first_error_ms == 0 &&
+  return !(load_at_start && EndsWithoutChange(m, outcome, in_flight) && m.first_error_ms == 0 &&
            m.last_error_ms == 0 && m.recover_at_ms == 0);
 }
 
@@ -334,7 +335,7 @@ bool FinishEnd(Zone& zone, std::size_t index, Outcome outcome, std::uint64_t byt
   // A success on an OK member below its busy_limit only forgets a local
   // error (what ChangeHealth() would do, without a change of health, and
   // the kNotBusy step below would change nothing either).
-  if (outcome == Outcome::kSuccess && m.GetHealth() == Health::kOk && !BusyNow(m)) {
+  if (EndsWithoutChange(m, outcome, AtomicLoad(m.in_flight))) {
     m.first_error_ms = m.last_error_ms = m.recover_at_ms = 0;
     return false;
   }

@@ -31,6 +31,7 @@
 #include <type_traits>
 
 #include "activity/activity.h"
+#include "balancer/counters.h"
 #include "balancer/health.h"
 #include "config/model.h"
 
@@ -254,6 +255,13 @@ void RecomputeMultipliers(Zone& zone) noexcept;
 // before any tick has moved it there.
 inline bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept {
   return member.GetHealth() == Health::kError && now_ms >= member.recover_at_ms;
+}
+// busy_limit reached with `in_flight` attempts on the member.
+inline bool BusyWith(const MemberState& member, std::uint64_t in_flight) noexcept {
+  return member.busy_limit > 0 && in_flight >= member.busy_limit;
+}
+inline bool BusyNow(const MemberState& member) noexcept {
+  return BusyWith(member, AtomicLoad(member.in_flight));
 }
 // Health as selection sees it at `now_ms` (RecoverDue -> ERR/REC).
 inline Health EffectiveHealth(const MemberState& member, std::uint64_t now_ms) noexcept {

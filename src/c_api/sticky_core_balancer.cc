@@ -42,18 +42,7 @@ constexpr std::size_t kMaxCookieHeaders = 32;
 
 static_assert(STICKY_MAX_SESSIONS == sticky::kMaxSessionCandidates);
 
-// Room for N objects of T of which none is constructed: the request-time
-// conversions construct only the elements they fill. An array of T would
-// be zeroed whole on every call (T has default member initialisers), which
-// costs more than the conversion itself.
-template <typename T, std::size_t N>
-class Uninitialized {
- public:
-  T* data() noexcept { return reinterpret_cast<T*>(bytes_); }
-
- private:
-  alignas(T) unsigned char bytes_[N * sizeof(T)];
-};
+using sticky::Uninitialized;
 static_assert(std::is_trivially_destructible_v<sticky::SessionCandidate> &&
               std::is_trivially_destructible_v<std::string_view>);
 
