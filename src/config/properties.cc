@@ -251,8 +251,10 @@ std::string_view Reader::Substitute(std::string_view value, std::string_view key
   return properties_.Keep(result);
 }
 
-void Reader::Add(const Property& property) {
-  properties_.Add(property);
+void Reader::Add(const Property& property) { Add(property, HashText(property.key)); }
+
+void Reader::Add(const Property& property, std::uint64_t hash) {
+  properties_.Add(property, hash);
   states_.emplace_back();
   if (prefixes_made_)
     prefixes_.AddKey(property.key, static_cast<std::uint32_t>(states_.size() - 1));

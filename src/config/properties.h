@@ -58,6 +58,9 @@ class Properties {
   // The key that is `pieces` one after the other ({"worker.", name, ".port"}),
   // found without making it.
   const Property* Find(std::initializer_list<std::string_view> pieces) const;
+  // The same, and *hash is the key's hash, for Add(): a key looked for and
+  // then added is hashed once.
+  const Property* Find(std::initializer_list<std::string_view> pieces, std::uint64_t* hash) const;
   const std::vector<Property>& entries() const { return entries_; }
 
   // For the reader.
@@ -67,6 +70,8 @@ class Properties {
   // REQUIRES: no entry has `property.key`; its views point into this
   // Properties (Keep, Allocate) or into something that outlives it.
   void Add(const Property& property);
+  // REQUIRES: as Add(property); `hash` is HashText(property.key).
+  void Add(const Property& property, std::uint64_t hash);
   // A copy of `text` that lives as long as this Properties.
   std::string_view Keep(std::string_view text);
   // `size` bytes that live as long as this Properties.
@@ -74,6 +79,8 @@ class Properties {
 
  private:
   struct Storage;
+
+  const Property* Find(std::string_view key, std::uint64_t hash) const;
 
   std::vector<Property> entries_;
   // entries_ by the hash of their key: a lookup hashes the key once and

@@ -194,6 +194,8 @@ class Reader {
   void Store(std::string_view key, std::string_view value, unsigned line);
   void Join(Property* p, char separator, std::string_view value);
   void Add(const Property& property);
+  // REQUIRES: `hash` is HashText(property.key).
+  void Add(const Property& property, std::uint64_t hash);
   size_t IndexOf(const Property& property) const {
     return static_cast<size_t>(&property - properties_.entries().data());
   }

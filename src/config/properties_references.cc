@@ -110,7 +110,8 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
         source.key[to.size()] == '.')
       continue;
     const std::string_view rest = source.key.substr(from_size);
-    if (properties_.Find({to, ".", rest}) != nullptr) continue;
+    std::uint64_t hash;
+    if (properties_.Find({to, ".", rest}, &hash) != nullptr) continue;
     if (properties_.entries().size() >= kMaxEntries) {
       if (!Full(Kind::kTooManyKeys))
         Report(Kind::kTooManyKeys, Severity::kError, reference.line, reference.key,
@@ -136,7 +137,7 @@ bool Reader::Inherit(const Property& reference, std::string_view to) {
     const bool spent = EndsWith(source.key, kReference) &&
                        (states_[index].spent || states_[index].resolved);
     // The value is the source's: it no longer changes once the file is read.
-    Add(Property{key, source.value, source.line, origin});
+    Add(Property{key, source.value, source.line, origin}, hash);
     states_.back().spent = spent;
   }
   return true;

@@ -34,25 +34,39 @@ Properties::Properties(Properties&& other) noexcept = default;
 Properties& Properties::operator=(Properties&& other) noexcept = default;
 
 const Property* Properties::Find(std::string_view key) const {
+  return Find(key, HashText(key));
+}
+
+const Property* Properties::Find(std::string_view key, std::uint64_t hash) const {
   const std::ptrdiff_t found =
-      index_.Find(HashText(key), [this, key](size_t i) { return entries_[i].key == key; });
+      index_.Find(hash, [this, key](size_t i) { return entries_[i].key == key; });
   return found < 0 ? nullptr : &entries_[static_cast<size_t>(found)];
 }
 
 const Property* Properties::Find(std::initializer_list<std::string_view> pieces) const {
+  std::uint64_t hash;
+  return Find(pieces, &hash);
+}
+
+const Property* Properties::Find(std::initializer_list<std::string_view> pieces,
+                                 std::uint64_t* hash) const {
   // Keys are short: the pieces are put together on the stack.
   std::array<char, 256> buffer;
   size_t size = 0;
   for (std::string_view piece : pieces) size += piece.size();
+  std::string_view key;
   if (size > buffer.size()) {
-    std::string& key = storage_->long_key;
-    key.clear();
-    for (std::string_view piece : pieces) key.append(piece);
-    return Find(key);
+    std::string& long_key = storage_->long_key;
+    long_key.clear();
+    for (std::string_view piece : pieces) long_key.append(piece);
+    key = long_key;
+  } else {
+    char* end = buffer.data();
+    for (std::string_view piece : pieces) end = CopyBytes(end, piece);
+    key = std::string_view(buffer.data(), size);
   }
-  char* end = buffer.data();
-  for (std::string_view piece : pieces) end = CopyBytes(end, piece);
-  return Find(std::string_view(buffer.data(), size));
+  *hash = HashText(key);
+  return Find(key, *hash);
 }
 
 Property* Properties::FindMutable(std::string_view key) {
@@ -64,8 +78,10 @@ void Properties::Reserve(size_t entries) {
   index_.Reserve(entries);
 }
 
-void Properties::Add(const Property& property) {
-  index_.Add(HashText(property.key), entries_.size());
+void Properties::Add(const Property& property) { Add(property, HashText(property.key)); }
+
+void Properties::Add(const Property& property, std::uint64_t hash) {
+  index_.Add(hash, entries_.size());
   entries_.push_back(property);
 }
 

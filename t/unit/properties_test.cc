@@ -417,6 +417,20 @@ TEST_F(PropertiesTest, ReferenceIntoItsOwnPrefixDoesNotLoop) {
   EXPECT_EQ("<unset>", Value("worker.a.b.b.reference"));
 }
 
+TEST_F(PropertiesTest, KeysCopiedByReferencesAreFoundWholeAndInPieces) {
+  // A copy is indexed with the hash of the lookup that found it missing;
+  // a worker name over 256 bytes takes the lookup's other path.
+  const std::string long_name(300, 'w');
+  Read("worker.t.port=1\nworker.t.host=h\nworker.a.reference=worker.t\nworker." + long_name +
+       ".reference=worker.t\n");
+  ASSERT_EQ("1", Value("worker." + long_name + ".port"));
+  ASSERT_EQ(8u, properties_.entries().size());
+  for (const Property& p : properties_.entries()) {
+    EXPECT_EQ(&p, properties_.Find(p.key)) << p.key;
+    EXPECT_EQ(&p, properties_.Find({"worker.", p.key.substr(7)})) << p.key;
+  }
+}
+
 // --- robustness --------------------------------------------------------------
 
 TEST_F(PropertiesTest, NeverThrowsOnRandomText) {
