@@ -21,12 +21,6 @@ constexpr std::uint64_t kSlowStartMaxFactor = 100;
 
 bool OkFamily(Health h) { return h == Health::kOkIdle || h == Health::kOk || h == Health::kBusy; }
 
-std::uint64_t MaxLbValue(const Zone& zone) {
-  std::uint64_t max = 0;
-  for (std::size_t i = 0; i < zone.member_count; ++i) max = std::max(max, zone.record(i).lb_value);
-  return max;
-}
-
 // The lowest load among the other members new sessions may go to, so that a
 // member in slow start competes from the current level (0 when none).
 std::uint64_t MinOtherLbValue(const Zone& zone, const MemberState& self, std::uint64_t now_ms) {

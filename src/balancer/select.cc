@@ -228,7 +228,7 @@ int Selector::BestByValue(const Zone& zone, const SelectRequest& request) const 
             : ScanByValue<false>(zone, request, offset, n, max_value, &best) &&
                   ScanByValue<false>(zone, request, 0, offset, max_value, &best);
     if (done) return best.index;
-    for (std::size_t i = 0; i < n; ++i) max = std::max(max, zone.record(i).lb_value);
+    max = MaxLbValue(zone);
     max_value = &max;
   }
 }

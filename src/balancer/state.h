@@ -256,6 +256,14 @@ void RecomputeMultipliers(Zone& zone) noexcept;
 inline bool RecoverDue(const MemberState& member, std::uint64_t now_ms) noexcept {
   return member.GetHealth() == Health::kError && now_ms >= member.recover_at_ms;
 }
+// The highest load value of the zone's members: what a member moved to
+// ERR/REC starts from.
+inline std::uint64_t MaxLbValue(const Zone& zone) noexcept {
+  std::uint64_t max = 0;
+  for (std::size_t i = 0; i < zone.member_count; ++i)
+    if (zone.record(i).lb_value > max) max = zone.record(i).lb_value;
+  return max;
+}
 // busy_limit reached with `in_flight` attempts on the member.
 inline bool BusyWith(const MemberState& member, std::uint64_t in_flight) noexcept {
   return member.busy_limit > 0 && in_flight >= member.busy_limit;
